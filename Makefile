@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh clone: `make demo` and `make test`.
+# Both install what they need (system libraries, a virtual environment, torch CPU) and are idempotent.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SYSTEM_PACKAGES := libfluidsynth3 timgm6mb-soundfont
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system demo test bench clean
+
+setup: system $(STAMP)
+
+# libfluidsynth and a small General MIDI soundfont, from the system's packages (Debian/Ubuntu).
+system:
+	@if command -v dpkg >/dev/null 2>&1; then \
+	  missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing system packages: $$missing"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	else echo "not a Debian system: install libfluidsynth and a GM soundfont yourself (see README)"; fi
+
+$(STAMP): pyproject.toml
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/score-av demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/music_vae_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,140 @@
+"""Training the bar VAE: the whole loop on one screen.
+
+Loss as in MusicVAE: cross-entropy summed over the 16 steps, plus beta (annealed up to
+beta_max) times the KL above the free bits; scheduled sampling feeds the decoder its own
+samples at a growing rate. Bars are transposed at random each batch. The checkpoint OUT.pt
+(weights + config) and OUT.train.pt (optimiser, step; what --resume continues from) are
+rewritten every eval_every steps; the model card OUT.json is written at the end.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import atomic_torch_save, save_checkpoint, write_model_card
+from .configs import Config
+from .corpus import BarCorpus, load_corpus
+from .metrics import evaluate, reconstruction_accuracy
+from .model import BarVAE, parameter_count, resolve_device
+from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
+
+
+def transposer(bars: torch.Tensor, lo: int, hi: int, generator: torch.Generator):
+    """A function that transposes a batch of bar indices by a random shift that keeps every note on the piano."""
+    low, high = (torch.as_tensor(a) for a in pitch_bounds(bars.numpy()))
+    min_shift = torch.clamp(FIRST_PITCH_TOKEN - low, min=lo)
+    max_shift = torch.clamp(VOCAB_SIZE - 1 - high, max=hi)
+
+    def batch(idx: torch.Tensor) -> torch.Tensor:
+        a, b = min_shift[idx], max_shift[idx]
+        shift = a + (torch.rand(len(idx), generator=generator) * (b - a + 1)).long().clamp(max=b - a)
+        x = bars[idx]
+        return torch.where(x >= FIRST_PITCH_TOKEN, x + shift[:, None], x)
+    return batch
+
+
+def vae_loss(model: BarVAE, x: torch.Tensor, cfg, step: int) -> tuple[torch.Tensor, dict]:
+    mu, logvar = model.encode(x)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    inputs = model.shifted(x)
+    p_sample = 1.0 - cfg.sampling_rate / (cfg.sampling_rate + math.exp(min(step / cfg.sampling_rate, 50.0)))
+    if p_sample > 0:  # scheduled sampling: replace some inputs with the model's own samples
+        with torch.no_grad():
+            own = torch.distributions.Categorical(logits=model.logits(z, inputs)).sample()
+        swap = torch.rand(x.shape, device=x.device) < p_sample
+        swap[:, 0] = False
+        inputs = torch.where(swap, torch.cat([inputs[:, :1], own[:, :-1]], 1), inputs)
+    logits = model.logits(z, inputs)
+    rec = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x.reshape(-1), reduction="sum") / len(x)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
+    beta = cfg.beta_max * (1.0 - cfg.beta_rate ** step)
+    free = cfg.free_bits * math.log(2.0)
+    loss = rec + beta * torch.clamp(kl - free, min=0.0)
+    return loss, {"rec": rec.item(), "kl_bits": kl.item() / math.log(2.0), "beta": beta, "p_sample": p_sample}
+
+
+def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bool = False,
+          device: str = "auto", progress: bool = True) -> dict:
+    """Train, checkpoint, and return the model card (also written beside the checkpoint)."""
+    from tqdm import tqdm
+
+    cfg, out = config.train, Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state_path = out.with_name(out.stem + ".train.pt")
+    dev = resolve_device(device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    corpus = corpus if corpus is not None else load_corpus(list(cfg.data), progress=progress)
+    train_set, valid_set = corpus.split("train", cfg.split_seed), corpus.split("valid", cfg.split_seed)
+    if len(train_set) < cfg.batch_size // 4 or len(valid_set) < 2:
+        raise ValueError(f"too little data to train: {len(train_set)} training bars, {len(valid_set)} validation bars")
+    data = torch.as_tensor(train_set.bars.astype(np.int64))
+    batch_of = transposer(data, *cfg.transpose, gen)
+    valid_bars = valid_set.bars[np.random.default_rng(0).permutation(len(valid_set))[:2048]]
+
+    model = BarVAE(config.model).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    step, wall = 0, 0.0
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location=dev, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, wall = state["step"], state["wall_seconds"]
+        gen.set_state(state["generator"])
+
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not progress)
+    t0, stats, valid = time.time() - wall, {}, {}
+    while step < cfg.steps:
+        model.train()
+        lr = max(cfg.min_learning_rate, cfg.learning_rate * cfg.decay_rate ** step)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x = batch_of(torch.randint(len(data), (cfg.batch_size,), generator=gen)).to(dev)
+        loss, stats = vae_loss(model, x, cfg, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(rec=f"{stats['rec']:.2f}", kl=f"{stats['kl_bits']:.0f}b", **valid)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            acc = reconstruction_accuracy(model, valid_bars)
+            valid = {"tf": f"{acc['teacher_forced_accuracy']:.3f}", "sampled": f"{acc['sampled_accuracy']:.3f}"}
+            save_checkpoint(out, model, config, step)
+            atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                               "wall_seconds": time.time() - t0, "generator": gen.get_state()}, state_path)
+    bar.close()
+    wall = time.time() - t0
+
+    test_set = corpus.split("test", cfg.split_seed)
+    card = {
+        "model": out.stem,
+        "variant": cfg.variant,
+        "parameters": parameter_count(model),
+        "data": {"sources": list(cfg.data), "split_seed": cfg.split_seed,
+                 "split": "by tune, sha256 of seed and tune id: 90% train, 5% valid, 5% test",
+                 "bars": {"train": len(train_set), "valid": len(valid_set), "test": len(test_set)},
+                 "bars_per_style": corpus.report()["bars_per_style"],
+                 "augmentation": f"random transposition {cfg.transpose[0]}..{cfg.transpose[1]} semitones"},
+        "training": {"steps": step, "batch_size": cfg.batch_size, "wall_seconds": round(wall, 1),
+                     "final_reconstruction_nats": round(stats.get("rec", float("nan")), 4),
+                     "final_kl_bits": round(stats.get("kl_bits", float("nan")), 2)},
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpu_count": os.cpu_count(), "torch": torch.__version__, "device": str(dev),
+                    "threads": torch.get_num_threads()},
+        "metrics": {"test": evaluate(model, test_set.bars) if len(test_set) >= 2 else {},
+                    **{name: evaluate(model, load_corpus([name], progress=progress).bars)
+                       for name in cfg.held_out}},
+        "config": config.to_dict(),
+        "reproduce": f"score-av train music --variant {cfg.variant} --out {out}",
+    }
+    write_model_card(out, card)
+    return card

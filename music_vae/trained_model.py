@@ -1,0 +1,54 @@
+"""A trained music VAE as a person uses it: encode bars, decode codes, sample, interpolate.
+
+Takes and gives numpy arrays (bars as (n, 16) tokens, codes as (n, latent_dim)), so the rest
+of score-av never has to touch the network.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .checkpoint import load_model, read_model_card, resolve_model
+from .metrics import interpolate_codes
+from .model import resolve_device
+from .representation import STEPS_PER_BAR
+
+
+class MusicVAE:
+    def __init__(self, name_or_path: str = "vae", device: str = "auto"):
+        self.path = resolve_model(name_or_path)
+        self.device = resolve_device(device)
+        self.model, self.config, _ = load_model(self.path, self.device)
+        self.card = read_model_card(self.path)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.model.latent_dim
+
+    def _tensor(self, a, dtype) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a), dtype=dtype, device=self.device)
+
+    @torch.no_grad()
+    def encode(self, bars) -> np.ndarray:
+        """Mean code mu(x) of each bar, (n, latent_dim)."""
+        bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
+        mu, _ = self.model.encode(self._tensor(bars, torch.long))
+        return mu.cpu().numpy()
+
+    @torch.no_grad()
+    def decode(self, codes, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+        """Bars (n, 16) decoded from codes; greedy at temperature 0."""
+        z = self._tensor(np.asarray(codes).reshape(-1, self.latent_dim), torch.float32)
+        gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        return self.model.decode(z, temperature, generator=gen).cpu().numpy()
+
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """n bars decoded from codes drawn from the prior N(0, I)."""
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        return self.decode(z, temperature, seed)
+
+    def interpolate(self, bar_a, bar_b, n: int = 16, method: str = "linear",
+                    temperature: float = 0.0) -> np.ndarray:
+        """n bars on the straight (or great-circle, 'slerp') path from bar_a's code to bar_b's."""
+        a, b = (torch.as_tensor(c) for c in self.encode(np.stack([bar_a, bar_b])))
+        return self.decode(interpolate_codes(a, b, n, method).numpy(), temperature)

@@ -1,0 +1,1 @@
+"""score_av: the audio-visual pipeline and the `score-av` command line."""

@@ -1,0 +1,54 @@
+"""The `score-av` command line: one parser, subcommands registered by the modules beside this one.
+
+Every foreseeable problem (a missing file, a model that is not ours, no soundfont) ends as one
+line on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from music_vae.errors import MusicVAEError
+
+from ..errors import ScoreAVError
+from ..synth import SoundfontNotFound, SynthError
+from . import evaluate, music, train
+
+USER_ERRORS = (MusicVAEError, ScoreAVError, SoundfontNotFound, SynthError)
+
+DESCRIPTION = """\
+score-av turns moving images into music: frames -> image VAE -> music VAE -> FluidSynth.
+
+Start with the shipped models:
+  score-av music sample -o bars.mid --wav bars.wav     eight bars from the music VAE
+  score-av music corpus                                 what the training corpus holds
+  score-av eval music --model vae                       the model's figures on its test split
+Each subcommand has its own --help.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="score-av", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    music.register(sub)
+    train.register(sub)
+    evaluate.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except USER_ERRORS as exc:
+        print(f"score-av: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("score-av: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`score-av music ...`: look at the corpus, and hear the music VAE on its own."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from music_vae.corpus import DEFAULT_TRAINING_DATA, COLLECTIONS, load_corpus
+from music_vae.errors import MusicInputError
+from music_vae.representation import tokens_to_notes
+
+from .common import add_model_option, add_sound_options, summary, write_music
+
+
+def register(sub) -> None:
+    music = sub.add_parser("music", help="the music VAE on its own: corpus, sample, interpolate",
+                           description="Work with the music VAE without any picture.")
+    msub = music.add_subparsers(dest="music_command", metavar="ACTION", required=True)
+
+    p = msub.add_parser("corpus", help="parse (once, then cached) and report a corpus",
+                        description="Parse tunes into 4/4 bars (2/4 paired) and report what was read, "
+                                    "what was skipped and why, and bars per style. Collections: "
+                                    + ", ".join(f"{k} ({v.about})" for k, v in COLLECTIONS.items()) + ".")
+    p.add_argument("sources", nargs="*", default=DEFAULT_TRAINING_DATA, metavar="SOURCE",
+                   help="collection names or .mid/.abc files, folders, .txt lists "
+                        f"(default: {' '.join(DEFAULT_TRAINING_DATA)})")
+    p.add_argument("--workers", type=int, help="parsing processes (default: all cores)")
+    p.add_argument("--no-cache", action="store_true", help="parse again even if a cached copy exists")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=run_corpus)
+
+    p = msub.add_parser("sample", help="bars decoded from random codes",
+                        description="Draw codes from the prior N(0, I), decode them to bars, and write "
+                                    "them one after another as MIDI (and WAV with --wav).")
+    add_model_option(p)
+    p.add_argument("-n", "--bars", type=int, default=8, help="how many bars (default: 8)")
+    p.add_argument("--temperature", type=float, default=0.5,
+                   help="0 decodes greedily; higher is more adventurous (default: 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_sound_options(p)
+    p.set_defaults(run=run_sample)
+
+    p = msub.add_parser("interpolate", help="a straight walk between two bars",
+                        description="Encode one bar of A and one of B and decode evenly spaced points on "
+                                    "the line (or great circle) between their codes.")
+    add_model_option(p)
+    p.add_argument("a", type=Path, help="a .mid or .abc file")
+    p.add_argument("b", type=Path, help="a .mid or .abc file (may be A again)")
+    p.add_argument("--bar-a", type=int, default=1, help="which bar of A, counting from 1 (default: 1)")
+    p.add_argument("--bar-b", type=int, default=1, help="which bar of B, counting from 1 (default: 1)")
+    p.add_argument("--steps", type=int, default=16, help="bars on the way, both ends included (default: 16)")
+    p.add_argument("--method", choices=["linear", "slerp"], default="linear", help="default: linear")
+    add_sound_options(p)
+    p.set_defaults(run=run_interpolate)
+
+
+def run_corpus(args: argparse.Namespace) -> int:
+    started = time.time()
+    corpus = load_corpus(args.sources, workers=args.workers, use_cache=not args.no_cache)
+    report = corpus.report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"tunes read    {report['tunes_read']:>7}")
+    print(f"tunes used    {report['tunes_used']:>7}   split by tune: {report['tunes_per_split']}")
+    print("tunes skipped, by reason:")
+    for reason, n in report["tunes_skipped"].items():
+        print(f"  {n:>7}  {reason}")
+    print("bars left out of used tunes:")
+    for reason, n in report["bars_left_out"].items():
+        print(f"  {n:>7}  {reason}")
+    print("bars per style:")
+    for style, n in report["bars_per_style"].items():
+        print(f"  {n:>7}  {style}")
+    print(f"{report['bars']} bars from {' '.join(args.sources)} ({time.time() - started:.1f} s)")
+    return 0
+
+
+def _load(args):
+    from music_vae.trained_model import MusicVAE
+    return MusicVAE(args.model, device=args.device)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    started = time.time()
+    if args.bars < 1:
+        raise MusicInputError("--bars must be at least 1")
+    bars = _load(args).sample(args.bars, temperature=args.temperature, seed=args.seed)
+    summary(f"{args.bars} sampled bars", write_music(tokens_to_notes(bars), args), started)
+    return 0
+
+
+def _bar_of(path: Path, index: int) -> np.ndarray:
+    bars = load_corpus([str(path)], use_cache=False, progress=False).bars
+    if not 1 <= index <= len(bars):
+        raise MusicInputError(f"{path}: asked for bar {index}, but it has {len(bars)} usable bars")
+    return bars[index - 1]
+
+
+def run_interpolate(args: argparse.Namespace) -> int:
+    started = time.time()
+    if args.steps < 2:
+        raise MusicInputError("--steps must be at least 2")
+    a, b = _bar_of(args.a, args.bar_a), _bar_of(args.b, args.bar_b)
+    bars = _load(args).interpolate(a, b, n=args.steps, method=args.method)
+    summary(f"{args.steps}-bar {args.method} interpolation", write_music(tokens_to_notes(bars), args), started)
+    return 0

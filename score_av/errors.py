@@ -1,0 +1,5 @@
+"""Foreseeable problems in the pipeline; the CLI prints their message as one line and exits non-zero."""
+
+
+class ScoreAVError(Exception):
+    """A problem a person can fix: the message says what, which file, and what to do."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: small real music made in the test, a tiny trained model, the shared clips."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music_vae.midi_io import write_midi
+from music_vae.representation import tokens_to_notes
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# A reel in ABC, 4/4 with a one-quaver pickup: its first full bar is known exactly.
+REEL_ABC = """X:1
+T:Test Reel
+M:4/4
+L:1/8
+K:D
+A|dfaf gfed|cABc dAFA|GBdB AFDF|EFGE FDD2-|D2FA dfaf|
+"""
+JIG_ABC = """X:1
+T:Test Jig
+M:6/8
+L:1/8
+K:G
+D|GAG GAB|ABA ABd|edd gdd|edB dBA|
+"""
+POLKA_ABC = """X:1
+T:Test Polka
+M:2/4
+L:1/8
+K:G
+GA Bc|dB AG|FG AB|cA FD|
+"""
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Each test session caches parsed corpora in a temporary folder, never in the user's."""
+    monkeypatch.setenv("SCORE_AV_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def melody_bars(n_tunes: int = 12, bars_per_tune: int = 8, seed: int = 0) -> list[np.ndarray]:
+    """Tunes of simple stepwise melodies on the grid, made from a seed: real enough to learn."""
+    rng = np.random.default_rng(seed)
+    tunes = []
+    for _ in range(n_tunes):
+        root = int(rng.integers(55, 72))
+        scale = root + np.array([0, 2, 4, 5, 7, 9, 11, 12])
+        tokens = []
+        for _ in range(bars_per_tune):
+            rhythm = [4, 4, 4, 4] if rng.random() < 0.5 else [2, 2, 4, 2, 2, 4]
+            bar = []
+            for d in rhythm:
+                bar += [int(rng.choice(scale)) - 21 + 2] + [0] * (d - 1)
+            tokens += bar
+        tunes.append(np.array(tokens))
+    return tunes
+
+
+@pytest.fixture(scope="session")
+def midi_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tunes")
+    for i, tokens in enumerate(melody_bars()):
+        write_midi(folder / f"tune{i:02d}.mid", tokens_to_notes(tokens))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, midi_folder) -> Path:
+    """A tiny music VAE trained for a few seconds on the generated tunes."""
+    from music_vae.configs import get_config
+    from music_vae.corpus import load_corpus
+    from music_vae.train import train
+
+    out = tmp_path_factory.mktemp("models") / "tiny.pt"
+    cfg = get_config("tiny", data=(str(midi_folder),), steps=150)
+    train(cfg, out, corpus=load_corpus([str(midi_folder)], progress=False), progress=False)
+    return out
+
+
+def pytest_configure(config):
+    """One thread per test process: the models in tests are tiny, and CI has two cores."""
+    import torch
+    torch.set_num_threads(1)

@@ -1,0 +1,1 @@
+"""video_vae: frames in, latent codes out (the convolutional VAE; see the render issue)."""
