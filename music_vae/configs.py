@@ -28,7 +28,7 @@ class TrainConfig:
     held_out: tuple[str, ...] = ("ryans",)  # never trained on; measured at the end, into the card
     split_seed: int = 0
     seed: int = 0
-    steps: int = 16000
+    steps: int = 12000
     batch_size: int = 256
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .checkpoint import atomic_torch_save, save_checkpoint, write_model_card
 from .configs import Config
 from .corpus import BarCorpus, load_corpus
+from .errors import MusicInputError
 from .metrics import evaluate, reconstruction_accuracy
 from .model import BarVAE, parameter_count, resolve_device
 from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
@@ -73,11 +74,12 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
     gen = torch.Generator().manual_seed(cfg.seed)
     corpus = corpus if corpus is not None else load_corpus(list(cfg.data), progress=progress)
     train_set, valid_set = corpus.split("train", cfg.split_seed), corpus.split("valid", cfg.split_seed)
-    if len(train_set) < cfg.batch_size // 4 or len(valid_set) < 2:
-        raise ValueError(f"too little data to train: {len(train_set)} training bars, {len(valid_set)} validation bars")
+    if len(train_set) < 2:
+        raise MusicInputError(f"{' '.join(cfg.data)}: too little to train on ({len(train_set)} bars in the training split)")
     data = torch.as_tensor(train_set.bars.astype(np.int64))
     batch_of = transposer(data, *cfg.transpose, gen)
-    valid_bars = valid_set.bars[np.random.default_rng(0).permutation(len(valid_set))[:2048]]
+    watch = valid_set if len(valid_set) else train_set  # a tiny corpus may have no validation tune
+    valid_bars = watch.bars[np.random.default_rng(0).permutation(len(watch))[:2048]]
 
     model = BarVAE(config.model).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
@@ -88,6 +90,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
         opt.load_state_dict(state["optimizer"])
         step, wall = state["step"], state["wall_seconds"]
         gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
 
     bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not progress)
     t0, stats, valid = time.time() - wall, {}, {}
@@ -110,7 +113,8 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
             valid = {"tf": f"{acc['teacher_forced_accuracy']:.3f}", "sampled": f"{acc['sampled_accuracy']:.3f}"}
             save_checkpoint(out, model, config, step)
             atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                               "wall_seconds": time.time() - t0, "generator": gen.get_state()}, state_path)
+                               "wall_seconds": time.time() - t0, "generator": gen.get_state(),
+                               "torch_rng": torch.get_rng_state()}, state_path)
     bar.close()
     wall = time.time() - t0
 

@@ -41,29 +41,36 @@ def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SCORE_AV_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-def melody_bars(n_tunes: int = 12, bars_per_tune: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """Tunes of simple stepwise melodies on the grid, made from a seed: real enough to learn."""
+def melody_bars(n_tunes: int = 16, bars_per_tune: int = 8, seed: int = 0) -> list[np.ndarray]:
+    """Tunes made of a small bank of one-bar motifs, each tune in its own key: real enough to learn."""
     rng = np.random.default_rng(seed)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11, 12])
+    rhythms = [[4, 4, 4, 4], [2, 2, 4, 2, 2, 4], [8, 4, 4], [2, 2, 2, 2, 8]]
+    motifs = []
+    for i in range(10):
+        bar = []
+        for d in rhythms[i % len(rhythms)]:
+            bar += [int(rng.choice(scale))] + [None] * (d - 1)
+        motifs.append(bar)
     tunes = []
     for _ in range(n_tunes):
-        root = int(rng.integers(55, 72))
-        scale = root + np.array([0, 2, 4, 5, 7, 9, 11, 12])
+        root = int(rng.integers(57, 70))
         tokens = []
-        for _ in range(bars_per_tune):
-            rhythm = [4, 4, 4, 4] if rng.random() < 0.5 else [2, 2, 4, 2, 2, 4]
-            bar = []
-            for d in rhythm:
-                bar += [int(rng.choice(scale)) - 21 + 2] + [0] * (d - 1)
-            tokens += bar
+        for m in rng.integers(0, len(motifs), bars_per_tune):
+            tokens += [0 if p is None else root + p - 21 + 2 for p in motifs[m]]
         tunes.append(np.array(tokens))
     return tunes
 
 
 @pytest.fixture(scope="session")
 def midi_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tunes")
+    from music_vae.corpus import split_of
+
+    folder = tmp_path_factory.mktemp("tunes", numbered=False)
     for i, tokens in enumerate(melody_bars()):
         write_midi(folder / f"tune{i:02d}.mid", tokens_to_notes(tokens))
+    sides = {split_of(f"tunes/tune{i:02d}.mid") for i in range(16)}
+    assert sides == {"train", "valid", "test"}, "the fixture's tunes should fall on every side of the split"
     return folder
 
 
@@ -75,7 +82,7 @@ def tiny_model(tmp_path_factory, midi_folder) -> Path:
     from music_vae.train import train
 
     out = tmp_path_factory.mktemp("models") / "tiny.pt"
-    cfg = get_config("tiny", data=(str(midi_folder),), steps=150)
+    cfg = get_config("tiny", data=(str(midi_folder),), steps=300)
     train(cfg, out, corpus=load_corpus([str(midi_folder)], progress=False), progress=False)
     return out
 

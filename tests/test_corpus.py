@@ -66,7 +66,7 @@ def test_split_is_by_tune_fixed_and_near_its_fractions():
 def test_folder_corpus_is_cached_and_split(midi_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("SCORE_AV_CACHE", str(tmp_path))
     corpus = load_corpus([str(midi_folder)], progress=False)
-    assert len(corpus) == 12 * 8 and len(corpus.tune_ids) == 12
+    assert len(corpus) == 16 * 8 and len(corpus.tune_ids) == 16
     assert set(corpus.styles) == {midi_folder.name}
     assert len(list((tmp_path / "corpora").glob("*.npz"))) == 1
     again = load_corpus([str(midi_folder)], progress=False)
@@ -74,7 +74,7 @@ def test_folder_corpus_is_cached_and_split(midi_folder, tmp_path, monkeypatch):
     train, test = corpus.split("train"), corpus.split("test")
     assert not set(train.tune.tolist()) & set(test.tune.tolist())
     report = corpus.report()
-    assert report["tunes_read"] == 12 and report["bars"] == 96
+    assert report["tunes_read"] == 16 and report["bars"] == 128
 
 
 def test_corpus_report_counts_skipped_tunes(tmp_path):

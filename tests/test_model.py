@@ -55,13 +55,13 @@ def test_tiny_model_learns_the_tunes(tiny_model, midi_folder):
     bars = load_corpus([str(midi_folder)], progress=False).bars
     untrained = BarVAE(model.cfg)
     learned = reconstruction_accuracy(model, bars)["teacher_forced_accuracy"]
-    assert learned > 0.8 > reconstruction_accuracy(untrained, bars)["teacher_forced_accuracy"] + 0.3
+    assert learned > 0.7 and reconstruction_accuracy(untrained, bars)["teacher_forced_accuracy"] < 0.3
 
 
 def test_model_card_holds_the_figures(tiny_model):
     vae = MusicVAE(str(tiny_model), device="cpu")
     card = vae.card
-    assert card["training"]["steps"] == 150 and card["data"]["split_seed"] == 0
+    assert card["training"]["steps"] == 300 and card["data"]["split_seed"] == 0
     for key in ("teacher_forced_accuracy", "sampled_accuracy", "interp_evenness"):
         assert 0.0 <= card["metrics"]["test"][key] <= 1.0
     assert card["parameters"] == sum(p.numel() for p in vae.model.parameters())

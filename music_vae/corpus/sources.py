@@ -97,26 +97,31 @@ def collection_items(name: str) -> list[TuneItem]:
     return items
 
 
-def path_items(path: Path, style: str | None = None) -> list[TuneItem]:
-    """The tunes of a file, a folder (searched recursively) or a .txt list of files."""
+def path_items(path: Path, style: str | None = None, root: Path | None = None) -> list[TuneItem]:
+    """The tunes of a file, a folder (searched recursively) or a .txt list of files.
+
+    Tune ids are paths relative to the folder or list given (with its name in front), so the
+    split by tune does not depend on where the files happen to lie.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise MusicInputError(f"{path}: no such file or folder")
     if path.is_dir():
         style = style or path.name
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in MUSIC_FILE_SUFFIXES | SCORE_FILE_SUFFIXES)
-        return [item for f in files for item in path_items(f, style)]
+        return [item for f in files for item in path_items(f, style, root or path)]
     suffix = path.suffix.lower()
     style = style or path.parent.name or "user"
+    tune_id = str(path.relative_to(root.parent)) if root is not None else path.name
     if suffix == ".txt":
         lines = [l.strip() for l in path.read_text().splitlines() if l.strip() and not l.startswith("#")]
-        return [item for l in lines for item in path_items(path.parent / l, style)]
+        return [item for l in lines for item in path_items(path.parent / l, style, root or path.parent)]
     if suffix == ".abc":
-        return _abc_items(path, str(path), style)
+        return _abc_items(path, tune_id, style)
     if suffix in (".mid", ".midi"):
-        return [TuneItem(str(path), style, "midi", str(path))]
+        return [TuneItem(tune_id, style, "midi", str(path))]
     if suffix in SCORE_FILE_SUFFIXES:
-        return [TuneItem(str(path), style, "score-file", str(path))]
+        return [TuneItem(tune_id, style, "score-file", str(path))]
     raise MusicInputError(f"{path}: not a music file (expected .mid, .midi, .abc, .mxl, .musicxml, .krn or a folder)")
 
 

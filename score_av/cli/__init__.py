@@ -12,7 +12,7 @@ from music_vae.errors import MusicVAEError
 
 from ..errors import ScoreAVError
 from ..synth import SoundfontNotFound, SynthError
-from . import evaluate, music, train
+from . import demo, evaluate, music, train
 
 USER_ERRORS = (MusicVAEError, ScoreAVError, SoundfontNotFound, SynthError)
 
@@ -20,6 +20,7 @@ DESCRIPTION = """\
 score-av turns moving images into music: frames -> image VAE -> music VAE -> FluidSynth.
 
 Start with the shipped models:
+  score-av demo                                         a real reel, through the music VAE, as WAVs
   score-av music sample -o bars.mid --wav bars.wav     eight bars from the music VAE
   score-av music corpus                                 what the training corpus holds
   score-av eval music --model vae                       the model's figures on its test split
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     music.register(sub)
     train.register(sub)
     evaluate.register(sub)
+    demo.register(sub)
     return parser
 
 

@@ -5,8 +5,10 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from music_vae.midi_io import notes_to_midi, write_midi
-from music_vae.representation import Note
+from music_vae.representation import STEPS_PER_BAR, tokens_to_notes
 
 from .. import synth
 
@@ -27,12 +29,17 @@ def add_sound_options(p: argparse.ArgumentParser) -> None:
                    help="soundfont for --wav (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
 
 
-def write_music(notes: list[Note], args: argparse.Namespace) -> list[Path]:
-    """Write the MIDI file, and the WAV when asked; returns what was written."""
+RELEASE_SECONDS = 1.0  # after the last bar, so the last note can ring out
+
+
+def write_music(bars: np.ndarray, args: argparse.Namespace) -> list[Path]:
+    """Write bars (n, 16) as MIDI, and as a WAV of exactly n bars plus the release when asked."""
+    notes = tokens_to_notes(bars)
     written = [write_midi(args.out, notes, bpm=args.bpm, program=args.program)]
     if args.wav:
         font = synth.find_soundfont(args.soundfont)
-        audio = synth.render(notes_to_midi(notes, bpm=args.bpm, program=args.program), font)
+        seconds = len(bars) * STEPS_PER_BAR * 15.0 / args.bpm + RELEASE_SECONDS
+        audio = synth.render(notes_to_midi(notes, bpm=args.bpm, program=args.program), font, duration=seconds)
         synth.write_wav(args.wav, audio)
         written.append(args.wav)
     return written

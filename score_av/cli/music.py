@@ -10,7 +10,6 @@ import numpy as np
 
 from music_vae.corpus import DEFAULT_TRAINING_DATA, COLLECTIONS, load_corpus
 from music_vae.errors import MusicInputError
-from music_vae.representation import tokens_to_notes
 
 from .common import add_model_option, add_sound_options, summary, write_music
 
@@ -67,8 +66,11 @@ def run_corpus(args: argparse.Namespace) -> int:
     print(f"tunes read    {report['tunes_read']:>7}")
     print(f"tunes used    {report['tunes_used']:>7}   split by tune: {report['tunes_per_split']}")
     print("tunes skipped, by reason:")
-    for reason, n in report["tunes_skipped"].items():
+    reasons = list(report["tunes_skipped"].items())
+    for reason, n in reasons[:12]:
         print(f"  {n:>7}  {reason}")
+    if len(reasons) > 12:
+        print(f"  {sum(n for _, n in reasons[12:]):>7}  {len(reasons) - 12} other reasons (--json lists all)")
     print("bars left out of used tunes:")
     for reason, n in report["bars_left_out"].items():
         print(f"  {n:>7}  {reason}")
@@ -89,7 +91,7 @@ def run_sample(args: argparse.Namespace) -> int:
     if args.bars < 1:
         raise MusicInputError("--bars must be at least 1")
     bars = _load(args).sample(args.bars, temperature=args.temperature, seed=args.seed)
-    summary(f"{args.bars} sampled bars", write_music(tokens_to_notes(bars), args), started)
+    summary(f"{args.bars} sampled bars", write_music(bars, args), started)
     return 0
 
 
@@ -106,5 +108,5 @@ def run_interpolate(args: argparse.Namespace) -> int:
         raise MusicInputError("--steps must be at least 2")
     a, b = _bar_of(args.a, args.bar_a), _bar_of(args.b, args.bar_b)
     bars = _load(args).interpolate(a, b, n=args.steps, method=args.method)
-    summary(f"{args.steps}-bar {args.method} interpolation", write_music(tokens_to_notes(bars), args), started)
+    summary(f"{args.steps}-bar {args.method} interpolation", write_music(bars, args), started)
     return 0
