@@ -15,8 +15,8 @@ from .representation import VOCAB_SIZE
 class ModelConfig:
     vocab_size: int = VOCAB_SIZE
     embed_dim: int = 64
-    encoder_hidden: int = 128   # per direction of the bidirectional LSTM
-    decoder_hidden: int = 256
+    encoder_hidden: int = 192   # per direction of the bidirectional LSTM
+    decoder_hidden: int = 384
     decoder_layers: int = 1
     latent_dim: int = 32
 
@@ -28,16 +28,17 @@ class TrainConfig:
     held_out: tuple[str, ...] = ("ryans",)  # never trained on; measured at the end, into the card
     split_seed: int = 0
     seed: int = 0
-    steps: int = 12000
+    steps: int = 5000
     batch_size: int = 256
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-5
     decay_rate: float = 0.99975     # learning rate x decay_rate each step, down to the minimum
     beta_max: float = 0.2           # weight of the KL term once annealed ...
     beta_rate: float = 0.9995       # ... as beta_max * (1 - beta_rate ** step)
-    free_bits: float = 48.0         # KL below this many bits (total over the latent) is free
-    sampling_rate: float = 1000.0   # scheduled sampling: inverse sigmoid, k / (k + exp(step / k))
+    free_bits: float = 64.0         # KL below this many bits (total over the latent) is free
+    sampling_rate: float = 1500.0   # scheduled sampling: inverse sigmoid, k / (k + exp(step / k))
     transpose: tuple[int, int] = (-5, 6)  # random transposition range, semitones, for augmentation
+    double_time: bool = True        # add pairs of eighth-note bars written as one bar of sixteenths
     grad_clip: float = 1.0
     eval_every: int = 1000
 
