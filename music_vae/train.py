@@ -102,7 +102,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
     step, wall = 0, 0.0
     if resume and not state_path.exists():
         tqdm.write(f"{state_path}: nothing to resume from; training from the start")
-    if resume and state_path.exists():
+    elif resume:
         state = torch.load(state_path, map_location=dev, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

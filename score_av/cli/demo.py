@@ -42,13 +42,12 @@ def run_demo(args: argparse.Namespace) -> int:
     vae = MusicVAE(args.model)
     tune_id, bars = _a_reel()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
     for name, music in [("tune", bars),
                         ("tune-through-the-vae", vae.decode(vae.encode(bars))),
                         ("interpolation", vae.interpolate(bars[0], bars[-1], n=8)),
                         ("samples", vae.sample(8, temperature=0.5, seed=0))]:
         ns = argparse.Namespace(out=args.out_dir / f"{name}.mid", wav=args.out_dir / f"{name}.wav",
                                 bpm=args.bpm, program=0, soundfont=args.soundfont)
-        written += write_music(music, ns)
+        write_music(music, ns)
     summary(f"demo on {tune_id}", [args.out_dir], started)
     return 0
