@@ -20,6 +20,7 @@ import time
 import torch
 
 from music_vae.configs import get_config
+from music_vae.midi_io import bar_seconds
 from music_vae.model import BarVAE, parameter_count
 from music_vae.train import vae_loss
 
@@ -63,7 +64,8 @@ def main() -> None:
         opt.step()
 
     step_s = median_seconds(train_step, args.steps)
-    sixteenth, bar = 15.0 / args.bpm, 240.0 / args.bpm
+    bar = bar_seconds(args.bpm)
+    sixteenth = bar / 16
     z1, z64 = torch.randn(1, config.model.latent_dim), torch.randn(64, config.model.latent_dim)
     model.eval()
     one = median_seconds(lambda: model.decode(z1), 30)

@@ -18,6 +18,14 @@ TICKS_PER_BEAT = 480
 DRUM_CHANNEL = 9
 
 
+def bar_seconds(bpm: float) -> float:
+    """Seconds of one 4/4 bar at `bpm`, exactly as a written MIDI file plays it (its tempo is in
+    whole microseconds per beat), so pictures and MIDI never drift apart."""
+    if not bpm > 0:
+        raise ValueError(f"bpm must be positive, got {bpm}")
+    return 4 * mido.bpm2tempo(bpm) / 1_000_000
+
+
 def notes_to_midi(notes: list[Note], bpm: float = 120.0, program: int = 0, channel: int = 0,
                   ticks_per_beat: int = TICKS_PER_BEAT) -> mido.MidiFile:
     """A one-track MIDI file of `notes` in 4/4 at `bpm`."""

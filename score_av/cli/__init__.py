@@ -12,7 +12,7 @@ from music_vae.errors import MusicVAEError
 
 from ..errors import ScoreAVError
 from ..synth import SoundfontNotFound, SynthError
-from . import demo, evaluate, music, train
+from . import demo, evaluate, music, render, train
 
 USER_ERRORS = (MusicVAEError, ScoreAVError, SoundfontNotFound, SynthError)
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="score-av", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    render.register(sub)
     music.register(sub)
     train.register(sub)
     evaluate.register(sub)

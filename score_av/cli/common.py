@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from music_vae.midi_io import notes_to_midi, write_midi
-from music_vae.representation import STEPS_PER_BAR, tokens_to_notes
+from music_vae.midi_io import bar_seconds, notes_to_midi, write_midi
+from music_vae.representation import tokens_to_notes
 
 from .. import synth
 
@@ -38,7 +38,7 @@ def write_music(bars: np.ndarray, args: argparse.Namespace) -> list[Path]:
     written = [write_midi(args.out, notes, bpm=args.bpm, program=args.program)]
     if args.wav:
         font = synth.find_soundfont(args.soundfont)
-        seconds = len(bars) * STEPS_PER_BAR * 15.0 / args.bpm + RELEASE_SECONDS
+        seconds = len(bars) * bar_seconds(args.bpm) + RELEASE_SECONDS
         audio = synth.render(notes_to_midi(notes, bpm=args.bpm, program=args.program), font, duration=seconds)
         synth.write_wav(args.wav, audio)
         written.append(args.wav)

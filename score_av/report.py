@@ -1,0 +1,82 @@
+"""One picture of a scored clip, on one time axis: what was seen (a strip of frames), where the
+latent code went (the music code of every bar, and how far it moved), and what was played (the
+piano roll). A person sees at a glance whether the music moved when the picture did."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from music_vae.representation import STEPS_PER_BAR
+
+from .score import Score
+from .sources import thumbnails
+
+
+def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tl = score.timeline
+    n = tl.n_bars
+    duration = tl.duration
+    edges = np.arange(n + 1) * tl.bar
+    fig, axes = plt.subplots(4, 1, figsize=(max(8.0, min(24.0, 1.0 * n + 4)), 8.5), sharex=True,
+                             gridspec_kw={"height_ratios": [1.3, 1.6, 0.8, 2.0]})
+    strip, path_ax, move_ax, roll = axes
+
+    # A strip of frames at even times (at most 24), each drawn over the stretch of time it stands for.
+    shown = min(n, 24)
+    at = [tl.start + (k + 0.5) * duration / shown for k in range(shown)]
+    for k, image in enumerate(thumbnails(score.info.path, at, height=90)):
+        left = k * duration / shown
+        strip.imshow(image, extent=(left, left + duration / shown, 0, 1), aspect="auto")
+    strip.set_ylim(0, 1)
+    strip.set_yticks([])
+    strip.set_ylabel("picture")
+
+    # The latent path: each bar's music code, one row per dimension.
+    codes = score.music_codes
+    lim = float(np.percentile(np.abs(codes), 98)) or 1.0
+    path_ax.imshow(codes.T, extent=(0, n * tl.bar, codes.shape[1], 0), aspect="auto",
+                   cmap="coolwarm", vmin=-lim, vmax=lim, interpolation="nearest")
+    path_ax.set_ylabel("music code\n(dimension)")
+
+    # How far the code moved from the bar before, and how much of the bar's music changed.
+    centres = edges[:-1] + tl.bar / 2
+    moved = np.r_[0.0, np.linalg.norm(np.diff(codes, axis=0), axis=1)]
+    changed = np.r_[0.0, (score.bars[1:] != score.bars[:-1]).mean(axis=1)]
+    move_ax.bar(centres, moved / (moved.max() or 1.0), width=tl.bar * 0.8, color="#7a8fb8",
+                label="code moved")
+    move_ax.step(edges, np.r_[changed, changed[-1]], where="post", color="#c0392b", label="notes changed")
+    move_ax.set_ylim(0, 1.05)
+    move_ax.set_ylabel("change")
+    move_ax.legend(loc="upper right", fontsize=7, frameon=False)
+
+    # The piano roll.
+    step = tl.bar / STEPS_PER_BAR
+    pitches = [note.pitch for note in score.notes] or [60]
+    for note in score.notes:
+        roll.add_patch(plt.Rectangle((note.start * step, note.pitch - 0.4), (note.end - note.start) * step,
+                                     0.8, color="#2c3e50"))
+    roll.set_ylim(min(pitches) - 2, max(pitches) + 2)
+    roll.set_ylabel("pitch (MIDI)")
+    roll.set_xlabel(f"seconds (bars of {tl.bar:g} s at {tl.bpm:g} bpm)")
+    for ax in (path_ax, move_ax, roll):
+        for x in edges:
+            ax.axvline(x, color="#999999", lw=0.4, alpha=0.6)
+    roll.set_xlim(0, duration)
+    fig.suptitle(title or f"{score.info.path.name}: {n} bars at {tl.bpm:g} bpm")
+    fig.tight_layout()
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.partial.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return out

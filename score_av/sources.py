@@ -1,0 +1,194 @@
+"""Video files as the pipeline reads them: PyAV demuxing and decoding, the real timestamps, and
+every foreseeable failure (no file, not a video, no frames, damaged) as one clear SourceError.
+
+Frames are decoded with FFmpeg's own threads, and only the frames the analysis wants are scaled
+(by swscale, straight to the model's size), so reading a clip costs little more than decoding it.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .errors import ScoreAVError
+
+
+NOT_VIDEO = {"tty", "image2", "lavfi"}  # formats FFmpeg opens that are not clips (text as ANSI art, ...)
+
+
+class SourceError(ScoreAVError):
+    """The input clip cannot be read as a video."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a clip, before any frame is decoded."""
+    path: Path
+    format: str          # container, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
+    codec: str           # video codec, e.g. "h264"
+    width: int
+    height: int
+    fps: float           # average frame rate (variable-rate clips: the mean)
+    start: float         # seconds of the first frame's timestamp
+    duration: float      # seconds the container declares (0.0 when it does not say)
+    frames: int          # frame count the container declares (0 when it does not say)
+    has_audio: bool
+    audio_codec: str | None
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path}: the file is empty")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.EOFError:
+        raise SourceError(f"{path}: the file ends before any video frame: it is truncated or empty") from None
+    except av.FFmpegError as exc:
+        raise SourceError(f"{path}: FFmpeg cannot read it ({_reason(exc)}): not a video file, "
+                          f"or a damaged or truncated one") from None
+    fmt = container.format.name
+    if fmt in NOT_VIDEO or fmt.endswith("_pipe") or not container.streams.video:
+        container.close()
+        what = {"tty": "a text file"}.get(fmt, "a still image" if fmt.endswith("_pipe") or fmt == "image2"
+                                          else "an audio file, or a video with no frames")
+        raise SourceError(f"{path}: has no video: FFmpeg reads it as {what}")
+    return container
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[-1].strip() if ":" in text else text
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """The clip's container facts; raises SourceError if it is not a readable video."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        if stream.duration is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        audio = container.streams.audio
+        return VideoInfo(path=path, format=container.format.name, codec=cc.name,
+                         width=cc.width, height=cc.height, fps=float(rate) if rate else 0.0,
+                         start=start, duration=duration, frames=stream.frames or 0,
+                         has_audio=bool(audio), audio_codec=audio[0].codec_context.name if audio else None)
+    finally:
+        container.close()
+
+
+@dataclass
+class FrameTimes:
+    """When each decoded frame is shown, and when the picture ends (the last frame's end)."""
+    first: float = math.nan
+    end: float = math.nan
+    count: int = 0
+
+
+def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: float | None = None,
+                times: FrameTimes | None = None,
+                on_frame: Callable[[float], None] | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (seconds, RGB uint8 frame of `size`) for the frames of the clip, in display order.
+
+    `size` is an int (square, the whole frame squashed) or (width, height). With `fps`, frames are
+    analysed at most that often (every frame is still decoded; only the kept ones are scaled).
+    `times`, when given, is filled in with the first timestamp, the end of the picture and the
+    number of decoded frames; `on_frame(seconds)` is called for every decoded frame (progress).
+    Raises SourceError for a clip with no frames or one damaged part way.
+    """
+    import av
+
+    path = Path(path)
+    width, height = (size, size) if isinstance(size, int) else size
+    times = times if times is not None else FrameTimes()
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base
+        rate = stream.average_rate or stream.guessed_rate
+        nominal = 1.0 / float(rate) if rate else 0.04
+        declared = (float(stream.duration * tb) if stream.duration is not None
+                    else (container.duration or 0) / 1_000_000)
+        step = 1.0 / fps if fps else 0.0
+        next_kept = -math.inf
+        previous = None
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
+                if previous is not None and t <= previous:
+                    continue  # a repeated or out-of-order timestamp: keep the first
+                if times.count == 0:
+                    times.first = t
+                duration = float(frame.duration * tb) if getattr(frame, "duration", 0) else nominal
+                times.end = t + duration
+                times.count += 1
+                previous = t
+                if on_frame is not None:
+                    on_frame(t)
+                if t + 1e-9 >= next_kept:
+                    next_kept = max(next_kept + step, t) if step else t
+                    rgb = frame.reformat(width=width, height=height, format="rgb24",
+                                         interpolation="AREA").to_ndarray()
+                    yield t, rgb
+        except av.FFmpegError as exc:
+            at = f" at {times.end - times.first:.2f} s" if times.count else ""
+            raise SourceError(f"{path}: the video is damaged{at} ({_reason(exc)}); "
+                              f"re-encode or re-download it") from None
+        if times.count == 0:
+            raise SourceError(f"{path}: the video stream has no frames")
+        shown = times.end - (times.first if math.isfinite(times.first) else 0.0)
+        if declared > 2.0 and shown < 0.9 * declared - 1.0:
+            raise SourceError(f"{path}: the video stops at {shown:.1f} s of the {declared:.1f} s its "
+                              f"container declares: the file is truncated or damaged")
+    finally:
+        container.close()
+
+
+def clip_frames(path: str | os.PathLike, size: int = 64,
+                fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All (analysed) frames of a clip at once: (seconds (n,), RGB uint8 (n, size, size, 3))."""
+    stamps, frames = [], []
+    for t, frame in iter_frames(path, size, fps):
+        stamps.append(t)
+        frames.append(frame)
+    return np.asarray(stamps, dtype=np.float64), np.stack(frames)
+
+
+def thumbnails(path: str | os.PathLike, at: list[float], height: int = 90) -> list[np.ndarray]:
+    """RGB frames shown at the given seconds (the first frame at or after each), `height` pixels
+    high with the clip's aspect ratio; for pictures of a clip, not for analysis."""
+    info = probe(path)
+    width = max(2, int(round(height * info.width / max(info.height, 1))))
+    wanted = sorted(at)
+    out: list[np.ndarray] = []
+    last = None
+    for t, frame in iter_frames(path, (width, height)):
+        last = frame
+        while wanted and t + 1e-6 >= wanted[0]:
+            out.append(frame)
+            wanted.pop(0)
+        if not wanted:
+            break
+    out.extend(last for _ in wanted)  # times past the last frame show the last frame
+    return out
+
