@@ -146,7 +146,8 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: 
                 if on_frame is not None:
                     on_frame(t)
                 if t + 1e-9 >= next_kept:
-                    next_kept = max(next_kept + step, t) if step else t
+                    # the next wanted time, on the grid unless the clip skipped past it
+                    next_kept = (next_kept if t - next_kept < step else t) + step
                     rgb = frame.reformat(width=width, height=height, format="rgb24",
                                          interpolation="AREA").to_ndarray()
                     yield t, rgb

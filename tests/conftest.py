@@ -87,6 +87,41 @@ def tiny_model(tmp_path_factory, midi_folder) -> Path:
     return out
 
 
+def moving_frames(n: int = 75, width: int = 160, height: int = 120, seed: int = 0) -> list[np.ndarray]:
+    """A picture that moves: a bright square crossing a coloured gradient."""
+    rng = np.random.default_rng(seed)
+    colour = rng.integers(40, 200, 3)
+    ramp = np.linspace(0, 1, width)[None, :, None]
+    base = (ramp * colour + (1 - ramp) * colour[::-1]).astype(np.uint8).repeat(height, 0)
+    frames = []
+    for i in range(n):
+        f = base.copy()
+        x = int((i / max(n - 1, 1)) * (width - 20))
+        f[height // 3:height // 3 + 20, x:x + 20] = 255
+        frames.append(f)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """Small real clips of the kinds people bring, made with PyAV: 3 s each at 25 fps."""
+    from score_av.clips import write_clip
+
+    folder = tmp_path_factory.mktemp("clips")
+    frames = moving_frames()
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(3 * 44100) / 44100)).astype(np.float32)
+    vfr_times = np.cumsum(np.random.default_rng(1).uniform(0.02, 0.08, len(frames)))
+    made = {
+        "mp4": write_clip(folder / "h264.mp4", frames, 25),
+        "mkv": write_clip(folder / "h264.mkv", frames, 25),
+        "avi": write_clip(folder / "old.avi", frames, 25, codec="msmpeg4v2"),
+        "vfr": write_clip(folder / "vfr.mkv", frames, times=vfr_times),
+        "odd": write_clip(folder / "odd.mp4", [f[:119, :157] for f in frames], 25, pix_fmt="yuv444p"),
+        "audio": write_clip(folder / "with-audio.mp4", frames, 25, audio=np.stack([tone, tone], 1)),
+    }
+    return made
+
+
 def pytest_configure(config):
     """One thread per test process: the models in tests are tiny, and CI has two cores."""
     import torch
