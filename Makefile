@@ -35,8 +35,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# The render benchmark compares with the ffmpeg program's own decode time.
 bench: setup
+	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	$(PY) bench/music_vae_speed.py
+	$(PY) bench/render_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

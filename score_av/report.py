@@ -46,11 +46,10 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
     path_ax.set_ylabel("music code\n(dimension)")
 
     # How far the code moved from the bar before, and how much of the bar's music changed.
-    centres = edges[:-1] + tl.bar / 2
     moved = np.r_[0.0, np.linalg.norm(np.diff(codes, axis=0), axis=1)]
     changed = np.r_[0.0, (score.bars[1:] != score.bars[:-1]).mean(axis=1)]
-    move_ax.bar(centres, moved / (moved.max() or 1.0), width=tl.bar * 0.8, color="#7a8fb8",
-                label="code moved")
+    move_ax.bar(edges[1:n], (moved / (moved.max() or 1.0))[1:], width=tl.bar * 0.25, color="#7a8fb8",
+                label="code moved (at the bar line)")
     move_ax.step(edges, np.r_[changed, changed[-1]], where="post", color="#c0392b", label="notes changed")
     move_ax.set_ylim(0, 1.05)
     move_ax.set_ylabel("change")

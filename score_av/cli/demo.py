@@ -1,53 +1,51 @@
-"""`score-av demo`: hear the shipped music VAE on a real tune, in one command."""
+"""`score-av demo`: the whole pipeline on the demo clip, in one command (`make demo`)."""
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
 
-import numpy as np
+from .common import summary
 
-from .common import summary, write_music
-
-DEMO_TUNES = "oneills"  # music21 ships it: no download
+MEDIA = Path(__file__).resolve().parents[2] / "media"
+DEMO_CLIP = MEDIA / "demo-clip.mp4"
+SHOTS = [6.0, 6.0, 4.0, 8.0]   # seconds: four shots of different scenes, cut on bar lines at 120 bpm
+DEMO_SEED = 7
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="hear the shipped models on a real tune",
-                       description="Take a reel from O'Neill's collection (shipped with music21), play it "
-                                   "back through the music VAE, walk the latent line between two of its "
-                                   "bars, and sample new bars; MIDI and WAV for each.")
-    p.add_argument("--model", default="vae", metavar="NAME_OR_PATH", help="default: vae")
+    p = sub.add_parser("demo", help="score the demo clip with the shipped models",
+                       description="Make the demo clip (media/demo-clip.mp4: four synthetic shots joined "
+                                   "by hard cuts, generated the same way every time) if it is not there, "
+                                   "and score it: the scored clip, its MIDI, WAV and report picture go to "
+                                   "--out-dir. Then try `score-av render YOUR_CLIP`.")
     p.add_argument("--out-dir", type=Path, default=Path("demo-output"), help="default: demo-output/")
-    p.add_argument("--bpm", type=float, default=120.0)
     p.add_argument("--soundfont", type=Path, metavar="SF2")
     p.set_defaults(run=run_demo)
 
 
-def _a_reel(min_bars: int = 8) -> tuple[str, np.ndarray]:
-    from music_vae.corpus.dataset import extract_item
-    from music_vae.corpus.sources import collection_items
+def make_demo_clip(path: Path = DEMO_CLIP) -> Path:
+    """Write the demo clip: deterministic, 24 s of 320x240 H.264 at 25 fps."""
+    from video_vae.scenes import clip_with_cuts
 
-    for item in collection_items(DEMO_TUNES)[:200]:
-        tune = extract_item(item)
-        if tune.skipped is None and len(tune.bars) >= min_bars:
-            return tune.tune_id, tune.bars[:min_bars]
-    raise RuntimeError("no 4/4 tune with 8 bars in the first 200 of O'Neill's collection")
+    from ..clips import write_clip
+
+    frames, _cuts = clip_with_cuts(DEMO_SEED, SHOTS, fps=25.0, height=240, width=320)
+    return write_clip(path, frames, fps=25.0)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from music_vae.trained_model import MusicVAE
+    from . import build_parser
 
     started = time.time()
-    vae = MusicVAE(args.model)
-    tune_id, bars = _a_reel()
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    for name, music in [("tune", bars),
-                        ("tune-through-the-vae", vae.decode(vae.encode(bars))),
-                        ("interpolation", vae.interpolate(bars[0], bars[-1], n=8)),
-                        ("samples", vae.sample(8, temperature=0.5, seed=0))]:
-        ns = argparse.Namespace(out=args.out_dir / f"{name}.mid", wav=args.out_dir / f"{name}.wav",
-                                bpm=args.bpm, program=0, soundfont=args.soundfont)
-        write_music(music, ns)
-    summary(f"demo on {tune_id}", [args.out_dir], started)
+    clip = DEMO_CLIP if DEMO_CLIP.is_file() else make_demo_clip()
+    out = args.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    render = ["render", str(clip), "-o", str(out / "demo-clip.scored.mp4"), "--midi", str(out / "demo-clip.mid"),
+              "--wav", str(out / "demo-clip.wav"), "--report", str(out / "demo-clip.png")]
+    if args.soundfont:
+        render += ["--soundfont", str(args.soundfont)]
+    render_args = build_parser().parse_args(render)
+    render_args.run(render_args)
+    summary("demo: open the scored clip", [out / "demo-clip.scored.mp4"], started)
     return 0
