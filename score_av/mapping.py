@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 ACTIVE_STD = 0.1     # a latent dimension whose mean code varies less than this over the training data is unused
-MIN_SPREAD = 0.15    # the clip's spread in a dimension counts as at least this share of the training spread
+MIN_SPREAD = 0.5     # the clip's spread in a dimension counts as at least this share of the training spread
+STEADY = 1.0         # music-space distance below which a bar keeps the code being played (|z| is about 5.6)
 
 
 def rotation(dim: int, seed: int | None) -> np.ndarray:
@@ -58,4 +59,15 @@ def smooth(codes: np.ndarray, amount: float) -> np.ndarray:
     out = np.array(codes, dtype=np.float32, copy=True)
     for i in range(1, len(out)):
         out[i] = amount * out[i - 1] + (1.0 - amount) * out[i]
+    return out
+
+
+def hold_steady(codes: np.ndarray, distance: float = STEADY) -> np.ndarray:
+    """Each code, or the code being played when it is less than `distance` away (0 = off)."""
+    if distance < 0:
+        raise ValueError(f"steadiness distance must be >= 0, got {distance}")
+    out = np.array(codes, dtype=np.float32, copy=True)
+    for i in range(1, len(out)):
+        if np.linalg.norm(out[i] - out[i - 1]) < distance:
+            out[i] = out[i - 1]
     return out

@@ -17,7 +17,7 @@ from music_vae.midi_io import notes_to_midi
 from music_vae.representation import Note, tokens_to_notes
 
 from . import synth
-from .mapping import Mapping, smooth
+from .mapping import STEADY, Mapping, hold_steady, smooth
 from .sources import FrameTimes, VideoInfo, iter_frames, probe
 from .timeline import Timeline
 
@@ -80,7 +80,8 @@ def _encode_while_decoding(path: Path, video, fps: float, times: FrameTimes,
 
 
 def score_clip(path: str | Path, music, video, bpm: float = 120.0, seed: int | None = None,
-               program: int = 0, soundfont=None, smoothing: float = 0.0, fps: float = ANALYSIS_FPS,
+               program: int = 0, soundfont=None, smoothing: float = 0.0, steady: float = STEADY,
+               fps: float = ANALYSIS_FPS,
                fit_seconds: float = 0.0, render_audio: bool = True, on_frame=None,
                progress: bool = False) -> Score:
     """Score the clip at `path` with a trained MusicVAE (`music`) and VideoVAE (`video`)."""
@@ -100,6 +101,7 @@ def score_clip(path: str | Path, music, video, bpm: float = 120.0, seed: int | N
     z_music = mapping(per_bar)
     if smoothing:
         z_music = smooth(z_music, smoothing)
+    z_music = hold_steady(z_music, steady)
     bars = music.decode(z_music)
     notes = tokens_to_notes(bars)
     midi = notes_to_midi(notes, bpm=bpm, program=program)

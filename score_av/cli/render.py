@@ -56,6 +56,9 @@ def register(sub) -> None:
                    help="time allowed for --fit (default: 60)")
     p.add_argument("--smooth", type=float, default=0.0, metavar="0-0.99",
                    help="smooth the music code over bars (0 = none, default; 0.5 = gentle)")
+    p.add_argument("--steady", type=float, default=1.0, metavar="D",
+                   help="a bar keeps the music of the bar before when its code moved less than D "
+                        "(0 = every flicker counts; default: 1.0, where a typical code has length 5.6)")
     p.add_argument("--analysis-fps", type=float, default=8.0, metavar="F",
                    help="frames per second the video model looks at (default: 8; all frames are decoded)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -77,6 +80,8 @@ def run_render(args: argparse.Namespace) -> int:
         raise ScoreAVError(f"--bpm must be positive, got {args.bpm}")
     if not 0 <= args.smooth < 1:
         raise ScoreAVError(f"--smooth must be in [0, 1), got {args.smooth}")
+    if args.steady < 0:
+        raise ScoreAVError(f"--steady must be >= 0, got {args.steady}")
     info = probe(args.clip)
     plan = plan_output(info, args.out)
     for path in [plan.path, args.midi, args.wav, args.report]:
@@ -96,7 +101,7 @@ def run_render(args: argparse.Namespace) -> int:
             bar.update(max(0.0, t - info.start - bar.n))
 
         score = score_clip(args.clip, music, video, bpm=args.bpm, seed=args.seed, program=args.program,
-                           soundfont=font, smoothing=args.smooth, fps=args.analysis_fps,
+                           soundfont=font, smoothing=args.smooth, steady=args.steady, fps=args.analysis_fps,
                            fit_seconds=args.fit_seconds if args.fit else 0.0, on_frame=on_frame,
                            progress=not args.quiet)
     tl = score.timeline
