@@ -124,5 +124,5 @@ def test_console_script_teaches():
         pytest.skip("the score-av console script is not installed (pip install -e .)")
     done = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for command in ("music", "train", "eval", "demo"):
+    for command in ("render", "music", "train", "eval", "demo"):
         assert command in done.stdout

@@ -9,21 +9,23 @@ import argparse
 import sys
 
 from music_vae.errors import MusicVAEError
+from video_vae.errors import VideoVAEError
 
 from ..errors import ScoreAVError
 from ..synth import SoundfontNotFound, SynthError
 from . import demo, evaluate, music, render, train
 
-USER_ERRORS = (MusicVAEError, ScoreAVError, SoundfontNotFound, SynthError)
+USER_ERRORS = (MusicVAEError, VideoVAEError, ScoreAVError, SoundfontNotFound, SynthError)
 
 DESCRIPTION = """\
 score-av turns moving images into music: frames -> image VAE -> music VAE -> FluidSynth.
 
 Start with the shipped models:
-  score-av demo                                         a real reel, through the music VAE, as WAVs
-  score-av music sample -o bars.mid --wav bars.wav     eight bars from the music VAE
-  score-av music corpus                                 what the training corpus holds
-  score-av eval music --model vae                       the model's figures on its test split
+  score-av render clip.mp4                              clip.scored.mp4: the clip with music that follows it
+  score-av demo                                         the demo clip, scored (MIDI, WAV, report beside it)
+  score-av music sample -o bars.mid --wav bars.wav      eight bars from the music VAE on its own
+  score-av train video ~/footage/*.mp4 --out mine.pt    a video model for your own footage
+  score-av eval music --model vae                       the music model's figures on its test split
 Each subcommand has its own --help.
 """
 

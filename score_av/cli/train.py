@@ -1,13 +1,35 @@
-"""`score-av train music`: train a music VAE and write its checkpoint and model card."""
+"""`score-av train music|video`: train a model and write its checkpoint and model card."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from pathlib import Path
+
+import numpy as np
 
 from music_vae.configs import CONFIGS, get_config
 
 VARIANTS = ["vae"]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+CLIP_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts")
+
+VIDEO_EXAMPLES = """\
+examples:
+  score-av train video --synthetic --out media/models/video.pt   reproduces the shipped model
+  score-av train video ~/footage/*.mp4 --out runs/mine.pt        your own clips
+  score-av train video ~/stills/ --fps 2 --out runs/mine.pt      a folder of images and clips
+  score-av train video --synthetic --config tiny --steps 20      a few seconds, to try it out
+
+What it learns: every frame is squashed to 64x64 and encoded to a 32-number code (the music
+VAE's latent size), and decoded back; a small weight on the KL term keeps the codes near
+N(0, I) while most of the 32 dimensions carry something about the picture. Whole scenes (or
+blocks of 64 consecutive frames of your footage) are held out to measure the reconstruction.
+The checkpoint OUT.pt also stores the mean and std of each code dimension over the training
+frames, which `score-av render` uses to spread any footage over the whole music space; the
+model card OUT.json beside it has the data, the machine, the time and the figures.
+Use the model with `score-av render CLIP --video-model OUT.pt`.
+"""
 
 
 def register(sub) -> None:
@@ -32,6 +54,32 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT.train.pt if it exists")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.set_defaults(run=run_train_music)
+    register_video(tsub)
+
+
+def register_video(tsub) -> None:
+    from video_vae.configs import CONFIGS as VIDEO_CONFIGS
+
+    p = tsub.add_parser(
+        "video", help="train the video VAE on clips, image folders or synthetic scenes",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=VIDEO_EXAMPLES,
+        description="Train the video VAE that turns frames into codes. Give clips, images or folders\n"
+                    "(searched recursively for both), or --synthetic for the scenes score-av draws itself\n"
+                    "(what the shipped model is trained on).")
+    p.add_argument("inputs", nargs="*", type=Path, metavar="CLIP_OR_DIR",
+                   help=f"video files, images ({' '.join(IMAGE_SUFFIXES)}) or folders of either")
+    p.add_argument("--synthetic", action="store_true", help="train on generated scenes instead of inputs")
+    p.add_argument("--config", choices=sorted(VIDEO_CONFIGS), default="video",
+                   help="named configuration (default: video, the shipped model's)")
+    p.add_argument("--out", type=Path, default=Path("runs") / "video.pt", help="checkpoint to write (default: runs/video.pt)")
+    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
+    p.add_argument("--batch-size", type=int, help="frames per step (default: the config's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    p.add_argument("--max-frames", type=int, metavar="N",
+                   help="use at most N frames, evenly spaced over the inputs (default: all)")
+    p.add_argument("--fps", type=float, metavar="F", help="frames per second taken from clips (default: every frame)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.set_defaults(run=run_train_video)
 
 
 def run_train_music(args: argparse.Namespace) -> int:
@@ -46,4 +94,91 @@ def run_train_music(args: argparse.Namespace) -> int:
     print(f"model: {out}, card: {out.with_suffix('.json')}; test split: teacher-forced "
           f"{m.get('teacher_forced_accuracy', float('nan')):.3f}, sampled {m.get('sampled_accuracy', float('nan')):.3f} "
           f"({time.time() - started:.0f} s)")
+    return 0
+
+
+def _input_files(paths: list[Path]) -> list[Path]:
+    """The files the inputs name: files as given, folders searched recursively for images and clips."""
+    from video_vae.errors import VideoVAEError
+
+    files = []
+    for path in paths:
+        path = path.expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + CLIP_SUFFIXES)
+            if not found:
+                raise VideoVAEError(f"{path}: no images ({' '.join(IMAGE_SUFFIXES)}) or clips "
+                                    f"({' '.join(CLIP_SUFFIXES)}) in this folder or below")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise VideoVAEError(f"{path}: no such file or folder")
+    return files
+
+
+def _read_image(path: Path, size: int) -> np.ndarray:
+    import cv2
+
+    from video_vae.errors import VideoVAEError
+    from video_vae.preprocess import resize_frames
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise VideoVAEError(f"{path}: cannot read this image (damaged, or not really {path.suffix}); "
+                            "remove it or convert it to PNG")
+    return resize_frames(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
+
+
+def read_training_frames(paths: list[Path], size: int = 64, fps: float | None = None,
+                         max_frames: int | None = None) -> tuple[np.ndarray, str]:
+    """uint8 RGB frames (n, size, size, 3) from clips, images and folders, in order; and a description."""
+    from video_vae.errors import VideoVAEError
+
+    from ..sources import clip_frames
+
+    if not paths:
+        raise VideoVAEError("nothing to train on: give clips, images or folders, or --synthetic")
+    chunks, n_images, n_clips = [], 0, 0
+    for path in _input_files(paths):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            chunks.append(_read_image(path, size))
+            n_images += 1
+        else:
+            chunks.append(clip_frames(path, size=size, fps=fps)[1])
+            n_clips += 1
+    frames = np.concatenate(chunks)
+    if max_frames is not None and len(frames) > max_frames > 0:
+        frames = frames[np.linspace(0, len(frames) - 1, max_frames).round().astype(int)]
+    shown = ", ".join(str(p) for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return frames, f"{len(frames)} frames from {n_clips} clips and {n_images} images: {shown}"
+
+
+def _reproduce(args: argparse.Namespace, out: Path) -> str:
+    parts = ["score-av", "train", "video", *map(str, args.inputs)] + (["--synthetic"] if args.synthetic else [])
+    for flag, value in (("--config", None if args.config == "video" else args.config), ("--steps", args.steps),
+                        ("--batch-size", args.batch_size), ("--seed", args.seed),
+                        ("--max-frames", args.max_frames), ("--fps", args.fps)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join(parts + ["--out", str(out)])
+
+
+def run_train_video(args: argparse.Namespace) -> int:
+    from video_vae.configs import get_config as get_video_config
+    from video_vae.errors import VideoVAEError
+    from video_vae.train import train
+
+    started = time.time()
+    if args.synthetic and args.inputs:
+        raise VideoVAEError("give clips, images or folders, or --synthetic, not both")
+    config = get_video_config(args.config, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    frames, source = None, None
+    if not args.synthetic:
+        frames, source = read_training_frames(args.inputs, config.model.image_size, args.fps, args.max_frames)
+    card = train(config, frames, args.out, device=args.device, source=source, reproduce=_reproduce(args, args.out))
+    m = next(iter(card["metrics"].values()))
+    print(f"model: {args.out}, card: {args.out.with_suffix('.json')}; {next(iter(card['metrics']))}: "
+          f"PSNR {m.get('psnr_db', float('nan')):.1f} dB, {m.get('active_dims', 0)}/{config.model.latent_dim} "
+          f"active dims ({time.time() - started:.0f} s)")
     return 0

@@ -1,0 +1,9 @@
+"""Foreseeable problems with what a person gives us; the CLI prints their message as one line."""
+
+
+class VideoVAEError(Exception):
+    """Base for errors whose message is meant for the person, not a traceback."""
+
+
+class CheckpointError(VideoVAEError):
+    """A checkpoint that is missing, not ours, or from an incompatible version."""
