@@ -103,3 +103,27 @@ def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path, cut_clip):
     assert ".avi" in one_line_error(capsys, "render", cut_clip, "-o", tmp_path / "x.avi")
     assert "--bpm" in one_line_error(capsys, "render", cut_clip, "-o", tmp_path / "x.mp4", "--bpm", 0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("name", ["asl_book_webcam.mkv", "one-by-one-person-detection.mp4"])
+def test_real_clips_score_with_their_packets_kept(capsys, tmp_path, name):
+    from conftest import SHARED
+
+    clip = SHARED / "clips" / name
+    if not clip.exists():
+        pytest.skip(f"{clip} is not here (the shared clips sit beside the checkout)")
+    out = tmp_path / "scored.mp4"
+    code, _, _ = run(capsys, "render", clip, "-o", out, "--quiet")
+    assert code == 0
+    packets = []
+    for path in (clip, out):
+        with av.open(str(path)) as c:
+            packets.append([bytes(p) for p in c.demux(c.streams.video[0]) if p.size])
+        with av.open(str(path)) as c:
+            frame_s = 1 / float(c.streams.video[0].average_rate)
+            end = max(float(f.time) for f in c.decode(video=0)) + frame_s
+    assert packets[0] == packets[1]
+    with av.open(str(out)) as c:
+        audio = list(c.decode(audio=0))
+    audio_end = float(audio[-1].time) + audio[-1].samples / audio[-1].sample_rate
+    assert abs(audio_end - end) < frame_s
