@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--clip", type=Path, help="time this clip instead of the looped 720p one")
     ap.add_argument("--minutes", type=float, default=5.0, help="length of the looped clip (default: 5)")
     ap.add_argument("--repeats", type=int, default=1, help="alternate runs of each, the median is kept")
+    ap.add_argument("--every-frame", action="store_true",
+                    help="also time render --analysis-fps 0 (the video model looks at every frame)")
     args = ap.parse_args()
     if not shutil.which("ffmpeg"):
         sys.exit("bench/render_speed.py needs the ffmpeg program: `apt-get install ffmpeg` (make bench does)")
@@ -73,13 +75,16 @@ def main() -> int:
         sys.exit(f"{SOURCE} is missing: pass --clip A_720P_CLIP")
     clip = args.clip or make_clip(args.minutes)
     score_av = str(Path(sys.executable).with_name("score-av"))
-    ffmpeg_s, render_s, startup_s = [], [], []
+    ffmpeg_s, render_s, startup_s, every_s = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             ffmpeg_s.append(run(["ffmpeg", "-v", "error", "-i", str(clip), "-f", "null", "-"]))
             render_s.append(run([score_av, "render", str(clip), "-o", str(Path(tmp) / "scored.mp4"), "--quiet"]))
             out = subprocess.run([sys.executable, "-c", STARTUP], check=True, capture_output=True, text=True)
             startup_s.append(float(out.stdout.strip().splitlines()[-1]))
+            if args.every_frame:
+                every_s.append(run([score_av, "render", str(clip), "-o", str(Path(tmp) / "every.mp4"), "--quiet",
+                                    "--analysis-fps", "0"]))
         import av
 
         with av.open(str(clip)) as c:
@@ -89,6 +94,8 @@ def main() -> int:
             fps = float(v.average_rate)
     med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
     ff, rn, st = med(ffmpeg_s), med(render_s), med(startup_s)
+    every = {"render_every_frame_s": round(med(every_s), 2),
+             "ratio_every_frame_to_ffmpeg": round(med(every_s) / ff, 2)} if every_s else {}
     print(json.dumps({
         "clip": str(clip), "video_seconds": round(seconds, 1), "size": size, "fps": fps,
         "ffmpeg_decode_s": round(ff, 2),
@@ -97,6 +104,7 @@ def main() -> int:
         "ratio_render_to_ffmpeg": round(rn / ff, 2),
         "ratio_without_startup": round((rn - st) / ff, 2),
         "video_seconds_scored_per_second": round(seconds / rn, 1),
+        **every,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }, indent=2))
     return 0

@@ -60,7 +60,8 @@ def register(sub) -> None:
                    help="a bar keeps the music of the bar before when its code moved less than D "
                         "(0 = every flicker counts; default: 1.0, where a typical code has length 5.6)")
     p.add_argument("--analysis-fps", type=float, default=8.0, metavar="F",
-                   help="frames per second the video model looks at (default: 8; all frames are decoded)")
+                   help="frames per second the video model looks at (default: 8; 0 = every frame); the "
+                        "decoder skips frames the analysis does not need")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_render)
 
@@ -80,6 +81,8 @@ def run_render(args: argparse.Namespace) -> int:
         raise ScoreAVError(f"--bpm must be positive, got {args.bpm}")
     if not 0 <= args.smooth < 1:
         raise ScoreAVError(f"--smooth must be in [0, 1), got {args.smooth}")
+    if args.analysis_fps < 0:
+        raise ScoreAVError(f"--analysis-fps must be >= 0, got {args.analysis_fps}")
     if args.steady < 0:
         raise ScoreAVError(f"--steady must be >= 0, got {args.steady}")
     info = probe(args.clip)
@@ -101,7 +104,7 @@ def run_render(args: argparse.Namespace) -> int:
             bar.update(max(0.0, t - info.start - bar.n))
 
         score = score_clip(args.clip, music, video, bpm=args.bpm, seed=args.seed, program=args.program,
-                           soundfont=font, smoothing=args.smooth, steady=args.steady, fps=args.analysis_fps,
+                           soundfont=font, smoothing=args.smooth, steady=args.steady, fps=args.analysis_fps or None,
                            fit_seconds=args.fit_seconds if args.fit else 0.0, on_frame=on_frame,
                            progress=not args.quiet)
     tl = score.timeline
