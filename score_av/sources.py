@@ -201,7 +201,7 @@ def thumbnails(path: str | os.PathLike, at: list[float], height: int = 90) -> li
     wanted = sorted(at)
     out: list[np.ndarray] = []
     last = None
-    for t, frame in iter_frames(path, (width, height)):
+    for t, frame in iter_frames(path, (width, height), fps=4.0):  # within a quarter second is near enough
         last = frame
         while wanted and t + 1e-6 >= wanted[0]:
             out.append(frame)

@@ -102,7 +102,16 @@ def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path, cut_clip):
     assert "does not exist" in one_line_error(capsys, "render", cut_clip, "-o", tmp_path / "no" / "x.mp4")
     assert ".avi" in one_line_error(capsys, "render", cut_clip, "-o", tmp_path / "x.avi")
     assert "--bpm" in one_line_error(capsys, "render", cut_clip, "-o", tmp_path / "x.mp4", "--bpm", 0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(cut_clip.read_bytes()[: cut_clip.stat().st_size // 2])  # MP4 in an .mkv name, half of it
+    assert "truncated" in one_line_error(capsys, "render", cut, "-o", tmp_path / "x.mp4")
+    none = tmp_path / "none.mp4"
+    with av.open(str(none), "w") as c:  # a video stream, no frames
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        c.start_encoding()
+    assert "no frames" in one_line_error(capsys, "render", none, "-o", tmp_path / "x.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv", "none.mp4", "notes.txt"]
 
 
 @pytest.mark.parametrize("name", ["asl_book_webcam.mkv", "one-by-one-person-detection.mp4"])
