@@ -2,6 +2,7 @@
 may bring (H.264 in MP4 or MKV, an old AVI codec, variable frame rate, odd sizes, with audio)."""
 from __future__ import annotations
 
+import itertools
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -9,17 +10,19 @@ from typing import Iterable
 
 import numpy as np
 
+from .mux import AudioWriter
+
 CONTAINER_OF = {".mp4": "mp4", ".mkv": "matroska", ".avi": "avi", ".mov": "mov"}
 
 
 def write_clip(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25.0,
                times: Iterable[float] | None = None, codec: str = "libx264",
                pix_fmt: str = "yuv420p", audio: np.ndarray | None = None, sample_rate: int = 44100,
-               audio_codec: str = "aac", options: dict | None = None) -> Path:
+               options: dict | None = None) -> Path:
     """Encode RGB uint8 frames (h, w, 3) to `path`, the container from its suffix.
 
     `times` (seconds, increasing) gives each frame its own timestamp: a variable-rate clip.
-    `audio` (n, 2) float32 adds a soundtrack. Written under a temporary name, then renamed.
+    `audio` (n, 2) float32 adds an AAC soundtrack. Written under a temporary name, then renamed.
     """
     import av
 
@@ -38,11 +41,8 @@ def write_clip(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float
             stamps = iter(times) if times is not None else None
             if stamps is not None:
                 video.codec_context.time_base = Fraction(1, 1000)
-            sound = None
-            if audio is not None:
-                sound = out.add_stream(audio_codec, rate=sample_rate)
-                sound.layout = "stereo"
-            for i, rgb in enumerate(_chain(first, frames)):
+            sound = AudioWriter(out, audio, sample_rate, start=0.0) if audio is not None else None
+            for i, rgb in enumerate(itertools.chain([first], frames)):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 if stamps is not None:
                     frame.pts = int(round(next(stamps) * 1000))
@@ -53,21 +53,10 @@ def write_clip(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float
                 out.mux(video.encode(frame))
             out.mux(video.encode(None))
             if sound is not None:
-                planar = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).T)
-                size = sound.codec_context.frame_size or 1024
-                for start in range(0, planar.shape[1], size):
-                    chunk = np.ascontiguousarray(planar[:, start:start + size])
-                    frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-                    frame.sample_rate, frame.pts = sample_rate, start
-                    out.mux(sound.encode(frame))
-                out.mux(sound.encode(None))
+                sound.finish()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
 
-
-def _chain(first, rest):
-    yield first
-    yield from rest

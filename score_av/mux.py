@@ -88,8 +88,9 @@ def check_writable(path: Path) -> None:
         raise MuxError(f"{path}: the folder {folder} is not writable; choose another with -o")
 
 
-class _AudioWriter:
-    """Encodes the soundtrack in frames, on demand, so it interleaves with the video packets."""
+class AudioWriter:
+    """Encodes a soundtrack (n, 2) as AAC in frames, on demand (`write_until`), so it interleaves
+    with the video packets; `finish` writes the rest and flushes the encoder."""
 
     def __init__(self, container, audio: np.ndarray, sample_rate: int, start: float):
         import av
@@ -149,7 +150,7 @@ def mux(info: VideoInfo, audio: np.ndarray, sample_rate: int, plan: OutputPlan, 
                 v_out.pix_fmt = "yuv420p"
                 v_out.time_base = v_in.time_base
                 v_out.options = {"crf": "18", "preset": "veryfast"}
-            music = _AudioWriter(dst, audio, sample_rate, start)
+            music = AudioWriter(dst, audio, sample_rate, start)
             kept = _KeptAudio(dst, a_in) if a_in is not None else None
             streams = [v_in] + ([a_in] if a_in is not None else [])
             for packet in src.demux(*streams):
@@ -195,7 +196,6 @@ class _KeptAudio:
         import av
 
         self.container = container
-        self.source = stream
         fmt = container.format.name
         self.copy = stream.codec_context.name in _holds(fmt)
         if self.copy:

@@ -18,11 +18,11 @@ from music_vae.representation import Note, tokens_to_notes
 
 from . import synth
 from .mapping import STEADY, Mapping, hold_steady, smooth
-from .sources import FrameTimes, VideoInfo, iter_frames, probe
+from .sources import FrameTimes, VideoInfo, clip_frames, iter_frames, probe
 from .timeline import Timeline
 
 SAMPLE_RATE = 44100
-ANALYSIS_FPS = 8.0    # frames per second the video VAE looks at; every frame is still decoded
+ANALYSIS_FPS = 8.0    # frames per second the video VAE looks at; the decoder skips the others
 ENCODE_BATCH = 64
 
 
@@ -89,12 +89,12 @@ def score_clip(path: str | Path, music, video, bpm: float = 120.0, seed: int | N
     info = probe(path)
     times = FrameTimes()
     fit_report: dict = {}
-    if fit_seconds > 0:
-        from .sources import clip_frames
-
-        _, frames = clip_frames(path, 64, fps=fps)
+    if fit_seconds > 0:  # the frames are needed whole before any is encoded: one pass, then encode
+        stamps, frames = clip_frames(path, 64, fps=fps, times=times, on_frame=on_frame)
         fit_report = video.fit(frames, seconds=fit_seconds, progress=progress)
-    stamps, codes = _encode_while_decoding(path, video, fps, times, on_frame)
+        codes = video.encode(frames)
+    else:
+        stamps, codes = _encode_while_decoding(path, video, fps, times, on_frame)
     timeline = Timeline(bpm=bpm, start=times.first, duration=times.end - times.first)
     per_bar = timeline.bar_codes(stamps, codes)
     mapping = Mapping.fit(codes, video.latent_std, seed=seed)

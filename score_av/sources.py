@@ -71,6 +71,13 @@ def _reason(exc: Exception) -> str:
     return text.split(":")[-1].strip() if ":" in text else text
 
 
+def _declared_duration(container, stream) -> float:
+    """Seconds of video the container says it holds: the stream's, else the file's, else 0."""
+    if stream.duration is not None:
+        return float(stream.duration * stream.time_base)
+    return (container.duration or 0) / 1_000_000
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """The clip's container facts; raises SourceError if it is not a readable video."""
     path = Path(path)
@@ -80,12 +87,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         cc = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
-        else:
-            duration = 0.0
+        duration = _declared_duration(container, stream)
         audio = container.streams.audio
         return VideoInfo(path=path, format=container.format.name, codec=cc.name,
                          width=cc.width, height=cc.height, fps=float(rate) if rate else 0.0,
@@ -141,8 +143,7 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: 
         rate = stream.average_rate or stream.guessed_rate
         stream.codec_context.skip_frame = skip_policy(float(rate) if rate else 0.0, fps)
         nominal = 1.0 / float(rate) if rate else 0.04
-        declared = (float(stream.duration * tb) if stream.duration is not None
-                    else (container.duration or 0) / 1_000_000)
+        declared = _declared_duration(container, stream)
         step = 1.0 / fps if fps else 0.0
         next_kept = -math.inf
         previous = None
@@ -183,11 +184,13 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: 
         container.close()
 
 
-def clip_frames(path: str | os.PathLike, size: int = 64,
-                fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All (analysed) frames of a clip at once: (seconds (n,), RGB uint8 (n, size, size, 3))."""
+def clip_frames(path: str | os.PathLike, size: int = 64, fps: float | None = None,
+                times: FrameTimes | None = None,
+                on_frame: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All (analysed) frames of a clip at once: (seconds (n,), RGB uint8 (n, size, size, 3));
+    `times` and `on_frame` as in `iter_frames`."""
     stamps, frames = [], []
-    for t, frame in iter_frames(path, size, fps):
+    for t, frame in iter_frames(path, size, fps, times=times, on_frame=on_frame):
         stamps.append(t)
         frames.append(frame)
     return np.asarray(stamps, dtype=np.float64), np.stack(frames)
