@@ -102,6 +102,17 @@ def moving_frames(n: int = 75, width: int = 160, height: int = 120, seed: int = 
     return frames
 
 
+def write_clip_without_frames(path: Path) -> Path:
+    """A container with a video stream and not one frame in it."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        c.start_encoding()
+    return path
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     """Small real clips of the kinds people bring, made with PyAV: 3 s each at 25 fps."""

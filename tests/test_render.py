@@ -14,6 +14,7 @@ from music_vae.representation import notes_to_tokens, split_bars
 from music_vae.trained_model import MusicVAE
 from score_av.clips import write_clip
 from score_av.score import score_clip
+from conftest import SHARED, write_clip_without_frames
 from test_cli import one_line_error, run
 from video_vae.scenes import clip_with_cuts
 from video_vae.trained_model import VideoVAE
@@ -105,19 +106,13 @@ def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path, cut_clip):
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(cut_clip.read_bytes()[: cut_clip.stat().st_size // 2])  # MP4 in an .mkv name, half of it
     assert "truncated" in one_line_error(capsys, "render", cut, "-o", tmp_path / "x.mp4")
-    none = tmp_path / "none.mp4"
-    with av.open(str(none), "w") as c:  # a video stream, no frames
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
-        c.start_encoding()
+    none = write_clip_without_frames(tmp_path / "none.mp4")
     assert "no frames" in one_line_error(capsys, "render", none, "-o", tmp_path / "x.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv", "none.mp4", "notes.txt"]
 
 
 @pytest.mark.parametrize("name", ["asl_book_webcam.mkv", "one-by-one-person-detection.mp4"])
 def test_real_clips_score_with_their_packets_kept(capsys, tmp_path, name):
-    from conftest import SHARED
-
     clip = SHARED / "clips" / name
     if not clip.exists():
         pytest.skip(f"{clip} is not here (the shared clips sit beside the checkout)")

@@ -1,10 +1,10 @@
 """Reading clips: real timestamps and frame rates, every kind of clip, and clear errors."""
 from __future__ import annotations
 
-import av
 import numpy as np
 import pytest
 
+from conftest import write_clip_without_frames
 from score_av.sources import FrameTimes, SourceError, clip_frames, iter_frames, probe
 
 
@@ -54,14 +54,6 @@ def _write(out, data: bytes):
     return out
 
 
-def _no_frames(out):
-    with av.open(str(out), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
-        c.start_encoding()
-    return out
-
-
 @pytest.mark.parametrize("make, words", [
     (lambda d, c: d / "missing.mp4", "no such file"),
     (lambda d, c: d, "folder"),
@@ -69,8 +61,8 @@ def _no_frames(out):
     (lambda d, c: _write(d / "notes.txt", b"not a video\n" * 50), "text file"),
     (lambda d, c: _truncate(c["mkv"], d / "cut.mkv"), "truncated"),
     (lambda d, c: _truncate(c["mp4"], d / "cut.mp4"), "truncated"),
-    (lambda d, c: _no_frames(d / "none.mkv"), "truncated or empty"),
-    (lambda d, c: _no_frames(d / "none.mp4"), "no frames"),
+    (lambda d, c: write_clip_without_frames(d / "none.mkv"), "truncated or empty"),
+    (lambda d, c: write_clip_without_frames(d / "none.mp4"), "no frames"),
 ])
 def test_bad_input_gives_one_clear_line(tmp_path, clips, make, words):
     path = make(tmp_path, clips)

@@ -1,13 +1,13 @@
 """The video VAE: synthetic scenes, preprocessing, training, checkpoints, fitting, and the CLI."""
 import json
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED
 from score_av.cli import main
 from video_vae.checkpoint import load_model, models_dir, read_checkpoint, resolve_model
 from video_vae.configs import CONFIGS, Config, get_config
@@ -210,7 +210,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "e.pt").exists()
 
 
-SHARED_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "clips"
+SHARED_CLIPS = SHARED / "clips"
 
 
 @pytest.fixture(scope="module")
