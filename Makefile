@@ -39,6 +39,7 @@ test: setup
 bench: setup
 	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	$(PY) bench/music_vae_speed.py
+	$(PY) bench/music_variant_cost.py
 	$(PY) bench/render_speed.py
 	$(PY) bench/video_response.py
 

@@ -1,7 +1,11 @@
 """Configurations as data: the model's shape and how it is trained, by name.
 
 `score-av train music --config NAME` picks one; the checkpoint stores the whole configuration,
-so a model can always be rebuilt from its file. `tiny` is for tests.
+so a model can always be rebuilt from its file. The three variants share the model and differ in
+the loss: `vae` (MusicVAE's), `flat` (plus the flat-manifold regulariser on the decoder), `musae`
+(the KL term replaced by a critic against a mixture with one component per style). `flat` and
+`musae` start from the trained `vae` and are trained further with their own loss. `tiny-*` are
+for tests.
 """
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ class ModelConfig:
     decoder_hidden: int = 384
     decoder_layers: int = 1
     latent_dim: int = 32
+    styles: tuple[str, ...] = ()    # MusAE: one prior component per style; empty = the prior N(0, I)
+    style_radius: float = 4.0       # component k is N(style_radius * e_k, style_std^2 I)
+    style_std: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,18 @@ class TrainConfig:
     double_time: bool = True        # add pairs of eighth-note bars written as one bar of sixteenths
     grad_clip: float = 1.0
     eval_every: int = 1000
+    init_from: str = ""             # a model (name or path) whose weights training starts from
+    # flat: || V^T G V / c - I ||^2 on mixup points, V random orthonormal directions (flatness.py)
+    flat_weight: float = 0.0
+    flat_directions: int = 4        # k directions per point
+    flat_subset: int = 32           # mixup points per step, drawn from the batch's codes
+    flat_every: int = 1             # regularise every n-th step
+    mixup_eta: float = 0.2          # a uniform on [-eta, 1 + eta]
+    # musae: WGAN-GP critic on (z, style) against the style's prior component (musae.py)
+    adversarial_weight: float = 0.0
+    critic_steps: int = 2           # critic updates before each encoder/decoder update
+    critic_learning_rate: float = 1e-4
+    gradient_penalty: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -57,15 +76,27 @@ class Config:
         train["data"] = tuple(train["data"])
         train["held_out"] = tuple(train.get("held_out", ()))
         train["transpose"] = tuple(train["transpose"])
-        return Config(ModelConfig(**d["model"]), TrainConfig(**train))
+        model = dict(d["model"])
+        model["styles"] = tuple(model.get("styles", ()))
+        return Config(ModelConfig(**model), TrainConfig(**train))
 
+
+# Fine-tuning from the trained vae: the KL weight at its final value from the first step.
+_FROM_VAE = dict(init_from="vae", steps=1500, learning_rate=3e-4, beta_rate=0.0, eval_every=500)
+_TINY_MODEL = ModelConfig(embed_dim=16, encoder_hidden=48, decoder_hidden=96, latent_dim=8)
+_TINY_TRAIN = TrainConfig(held_out=(), steps=200, batch_size=64, learning_rate=3e-3, free_bits=24.0,
+                          sampling_rate=200.0, eval_every=100)
 
 CONFIGS: dict[str, Config] = {
     "vae": Config(),
-    "tiny": Config(ModelConfig(embed_dim=16, encoder_hidden=48, decoder_hidden=96, latent_dim=8),
-                   TrainConfig(held_out=(), steps=200, batch_size=64, learning_rate=3e-3, free_bits=24.0,
-                               sampling_rate=200.0, eval_every=100)),
+    "flat": Config(train=TrainConfig(variant="flat", flat_weight=1.0, **_FROM_VAE)),
+    "musae": Config(train=TrainConfig(variant="musae", adversarial_weight=1.0, critic_learning_rate=1e-3, **_FROM_VAE)),
+    "tiny": Config(_TINY_MODEL, _TINY_TRAIN),
+    "tiny-flat": Config(_TINY_MODEL, replace(_TINY_TRAIN, variant="flat", flat_weight=1.0, steps=60)),
+    "tiny-musae": Config(_TINY_MODEL, replace(_TINY_TRAIN, variant="musae", adversarial_weight=1.0,
+                                       critic_learning_rate=1e-3, steps=60)),
 }
+VARIANTS = ("vae", "flat", "musae")
 
 
 def get_config(name: str, **train_overrides) -> Config:

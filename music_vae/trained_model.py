@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model, read_model_card, resolve_model
+from .errors import MusicInputError
 from .metrics import interpolate_codes
 from .model import resolve_device
+from .musae import StylePrior
 from .representation import STEPS_PER_BAR
 
 
@@ -24,6 +26,27 @@ class MusicVAE:
     @property
     def latent_dim(self) -> int:
         return self.config.model.latent_dim
+
+    @property
+    def styles(self) -> tuple[str, ...]:
+        """The styles of a MusAE model's prior (one mixture component each); () for the others."""
+        return self.config.model.styles
+
+    def prior(self, style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and per-axis std of the prior, or of one style's component: where codes should go.
+
+        N(0, I) for vae and flat; for musae the whole mixture's moments, or the style's component.
+        """
+        cfg = self.config.model
+        if not self.styles:
+            if style is not None:
+                raise MusicInputError(f"{self.path.name} has no styles to choose from; --style needs a MusAE "
+                                      "model (--model musae)")
+            return np.zeros(cfg.latent_dim, np.float32), np.ones(cfg.latent_dim, np.float32)
+        if style is not None and style not in self.styles:
+            raise MusicInputError(f"unknown style {style!r}; {self.path.name} knows {', '.join(self.styles)}")
+        mean, std = StylePrior(self.styles, cfg.latent_dim, cfg.style_radius, cfg.style_std).moments(style)
+        return mean.numpy(), std.numpy()
 
     def _tensor(self, a, dtype) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), dtype=dtype, device=self.device)
@@ -42,10 +65,14 @@ class MusicVAE:
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return self.model.decode(z, temperature, generator=gen).cpu().numpy()
 
-    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
-        """n bars decoded from codes drawn from the prior N(0, I)."""
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
-        return self.decode(z, temperature, seed)
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None, style: str | None = None) -> np.ndarray:
+        """n bars decoded from codes drawn from the prior (a MusAE model: from one style's component)."""
+        mean, std = self.prior(style)
+        if self.styles and style is None:  # the mixture itself, not its moments
+            style = self.styles[np.random.default_rng(seed).integers(len(self.styles))]
+            mean, std = self.prior(style)
+        z = mean + std * np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        return self.decode(z.astype(np.float32), temperature, seed)
 
     def interpolate(self, bar_a, bar_b, n: int = 16, method: str = "linear",
                     temperature: float = 0.0) -> np.ndarray:

@@ -83,9 +83,14 @@ def score_clip(path: str | Path, music, video, bpm: float = 120.0, seed: int | N
                program: int = 0, soundfont=None, smoothing: float = 0.0, steady: float = STEADY,
                fps: float = ANALYSIS_FPS,
                fit_seconds: float = 0.0, render_audio: bool = True, on_frame=None,
-               progress: bool = False) -> Score:
-    """Score the clip at `path` with a trained MusicVAE (`music`) and VideoVAE (`video`)."""
+               progress: bool = False, style: str | None = None) -> Score:
+    """Score the clip at `path` with a trained MusicVAE (`music`) and VideoVAE (`video`).
+
+    The mapping gives codes of unit scale; they are placed in the music model's prior (N(0, I)
+    for vae and flat, the style mixture for musae) or in one style's component when `style` is given.
+    """
     path = Path(path)
+    mean, std = music.prior(style)  # an unknown style fails here, before any decoding
     info = probe(path)
     times = FrameTimes()
     fit_report: dict = {}
@@ -98,7 +103,7 @@ def score_clip(path: str | Path, music, video, bpm: float = 120.0, seed: int | N
     timeline = Timeline(bpm=bpm, start=times.first, duration=times.end - times.first)
     per_bar = timeline.bar_codes(stamps, codes)
     mapping = Mapping.fit(codes, video.latent_std, seed=seed)
-    z_music = mapping(per_bar)
+    z_music = mean + std * mapping(per_bar)
     if smoothing:
         z_music = smooth(z_music, smoothing)
     z_music = hold_steady(z_music, steady)

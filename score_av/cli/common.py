@@ -15,8 +15,16 @@ from .. import synth
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="vae", metavar="NAME_OR_PATH",
-                   help="a shipped model's name (media/models/NAME.pt) or a checkpoint path (default: vae)")
+                   help="the music model: vae (plain), flat (smoother steps: a small change in the picture "
+                        "is a small change in the music) or musae (organised by style, see --style), "
+                        "shipped in media/models/; or a checkpoint path (default: vae)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+
+
+def add_style_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", metavar="NAME",
+                   help="with --model musae: draw the music from one style's region of the latent space "
+                        "(bach, chinese, german, irish, scottish)")
 
 
 def add_sound_options(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from music_vae.corpus import DEFAULT_TRAINING_DATA, COLLECTIONS, load_corpus
 from music_vae.errors import MusicInputError
 
-from .common import add_model_option, add_sound_options, summary, write_music
+from .common import add_model_option, add_sound_options, add_style_option, summary, write_music
 
 
 def register(sub) -> None:
@@ -32,9 +32,11 @@ def register(sub) -> None:
     p.set_defaults(run=run_corpus)
 
     p = msub.add_parser("sample", help="bars decoded from random codes",
-                        description="Draw codes from the prior N(0, I), decode them to bars, and write "
-                                    "them one after another as MIDI (and WAV with --wav).")
+                        description="Draw codes from the model's prior (N(0, I); for musae one style's "
+                                    "component), decode them to bars, and write them one after another as "
+                                    "MIDI (and WAV with --wav).")
     add_model_option(p)
+    add_style_option(p)
     p.add_argument("-n", "--bars", type=int, default=8, help="how many bars (default: 8)")
     p.add_argument("--temperature", type=float, default=0.5,
                    help="0 decodes greedily; higher is more adventurous (default: 0.5)")
@@ -90,8 +92,9 @@ def run_sample(args: argparse.Namespace) -> int:
     started = time.time()
     if args.bars < 1:
         raise MusicInputError("--bars must be at least 1")
-    bars = _load(args).sample(args.bars, temperature=args.temperature, seed=args.seed)
-    summary(f"{args.bars} sampled bars", write_music(bars, args), started)
+    bars = _load(args).sample(args.bars, temperature=args.temperature, seed=args.seed, style=args.style)
+    what = f"{args.bars} sampled bars" + (f" in the {args.style} style" if args.style else "")
+    summary(what, write_music(bars, args), started)
     return 0
 
 

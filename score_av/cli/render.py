@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .common import add_model_option, summary
+from .common import add_model_option, add_style_option, summary
 
 EXAMPLES = """\
 examples:
@@ -35,6 +35,7 @@ def register(sub) -> None:
                    help="scored clip (.mp4, .mov or .mkv; default: CLIP.scored.mp4 beside the input, "
                         ".mkv when MP4 cannot hold the video codec)")
     add_model_option(p)
+    add_style_option(p)
     p.add_argument("--video-model", default="video", metavar="NAME_OR_PATH",
                    help="the video VAE: a shipped name or a checkpoint path (default: video)")
     p.add_argument("--bpm", type=float, default=120.0, help="tempo; one bar is 240/bpm seconds (default: 120)")
@@ -106,7 +107,7 @@ def run_render(args: argparse.Namespace) -> int:
         score = score_clip(args.clip, music, video, bpm=args.bpm, seed=args.seed, program=args.program,
                            soundfont=font, smoothing=args.smooth, steady=args.steady, fps=args.analysis_fps or None,
                            fit_seconds=args.fit_seconds if args.fit else 0.0, on_frame=on_frame,
-                           progress=not args.quiet)
+                           progress=not args.quiet, style=args.style)
     tl = score.timeline
     with tqdm(total=round(tl.duration, 1), unit="s", desc="writing clip", disable=args.quiet,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]") as bar:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from music_vae.configs import CONFIGS, get_config
+from music_vae.configs import CONFIGS, VARIANTS, get_config
 
-VARIANTS = ["vae"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 CLIP_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts")
 

@@ -1,0 +1,90 @@
+"""The decoder's metric G(z) = J(z)^T J(z): pushed towards c*I by the flat variant, and measured.
+
+J is the Jacobian of the decoder's output distribution over all 16 steps of a bar, teacher-forced,
+taken in the square-root-probability embedding: then G is a quarter of the Fisher information of
+the decoder's distribution, so "equal steps in z give equal changes in the music's probabilities".
+
+PyTorch's CPU LSTM has no forward-mode AD (mkldnn_rnn_layer), so Jacobian-vector products are
+finite differences, all directions in one batched forward pass. Training does not need all of G:
+on k random orthonormal directions V, V^T G V must equal c*I whenever G does, and a fresh V every
+step covers the space. That costs (k + 1) forward passes of a subset of the batch, not d of all.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .model import BarVAE
+
+FD_STEP = 0.02  # finite-difference step in latent units (codes have unit scale)
+
+
+def output_embedding(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """sqrt of the decoder's token probabilities, all steps flattened: (n, 16 * vocab)."""
+    return F.softmax(model.logits(z, inputs), dim=-1).sqrt().flatten(1)
+
+
+def jacobian_products(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, directions: torch.Tensor,
+                      step: float = FD_STEP) -> torch.Tensor:
+    """J(z) v for each direction: directions (n, k, d) give (n, k, 16 * vocab), forward differences."""
+    n, k, d = directions.shape
+    codes = torch.cat([z, (z[:, None] + step * directions).reshape(n * k, d)])
+    f = output_embedding(model, codes, torch.cat([inputs, inputs.repeat_interleave(k, dim=0)]))
+    return (f[n:].view(n, k, -1) - f[:n, None]) / step
+
+
+def random_frames(along: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """k orthonormal directions per row of `along` (n, d): that row's direction, then random ones. (n, k, d)"""
+    n, d = along.shape
+    a = torch.cat([along[:, :, None].cpu(), torch.randn(n, d, k - 1, generator=generator)], dim=2)
+    q, _ = torch.linalg.qr(a)
+    return q.transpose(1, 2).to(along.device)
+
+
+def mixup(codes: torch.Tensor, eta: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """z = a * z1 + (1 - a) * z2 for random pairs of the batch, a uniform on [-eta, 1 + eta]; and z1 - z2."""
+    other = codes[torch.randperm(len(codes), generator=generator)]
+    a = (torch.rand(len(codes), 1, generator=generator) * (1 + 2 * eta) - eta).to(codes.device)
+    return a * codes + (1 - a) * other, codes - other
+
+
+def flat_penalty(model: BarVAE, z: torch.Tensor, along: torch.Tensor, k: int,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
+    """How far V^T G V is from c*I, c the batch mean of trace(G) / d (held fixed); and c.
+
+    Measured in a form that stays bounded for a metric far from flat (the plain VAE's G has
+    condition numbers near 10^6): the squared log of each diagonal entry over c, plus the squared
+    correlation of each pair of directions. Both are zero exactly when V^T G V = c*I.
+
+    The first of the k directions is the one the mixup line runs along (`along`), the direction a
+    person's interpolation takes; the others are random. The decoder is teacher-forced on the bar
+    it decodes greedily at z itself: a mixup point has no true bar, and that is the bar one hears.
+    """
+    with torch.no_grad():
+        inputs = model.shifted(model.decode(z))
+    v = random_frames(along, k, generator)
+    u = jacobian_products(model, z, inputs, v)
+    m = u @ u.transpose(1, 2)                                      # V^T G V, (n, k, k)
+    diag = m.diagonal(dim1=1, dim2=2)
+    c = diag.mean().detach().clamp(min=1e-12)                      # E trace(V^T G V)/k = trace(G)/d
+    diag = diag.clamp(min=1e-4 * c)
+    scale = diag.log() - c.log()
+    corr = m / (diag[:, :, None] * diag[:, None, :]).sqrt()
+    off = corr - torch.diag_embed(corr.diagonal(dim1=1, dim2=2))
+    return ((scale ** 2).sum(1) + (off ** 2).sum((1, 2))).mean() / k, c.item()
+
+
+@torch.no_grad()
+def metric_tensors(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """The full G(z) (n, d, d) from central differences along every latent axis."""
+    d = z.shape[1]
+    eye = torch.eye(d, device=z.device)
+    out = []
+    for i in range(0, len(z), batch):
+        zb, ib = z[i:i + batch], inputs[i:i + batch]
+        n = len(zb)
+        codes = torch.cat([(zb[:, None] + FD_STEP * eye).reshape(-1, d), (zb[:, None] - FD_STEP * eye).reshape(-1, d)])
+        f = output_embedding(model, codes, ib.repeat_interleave(d, dim=0).repeat(2, 1))
+        j = (f[:n * d] - f[n * d:]).view(n, d, -1) / (2 * FD_STEP)   # rows: J e_i
+        out.append(j @ j.transpose(1, 2))
+    return torch.cat(out)

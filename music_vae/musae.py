@@ -1,0 +1,64 @@
+"""MusAE's parts: a Gaussian-mixture prior with one component per style, and the critic on z.
+
+The prior: component k is N(m_k, s^2 I) with m_k = r * e_k (the k-th latent axis), so the styles
+sit on orthogonal axes, r / s apart enough to separate and the other axes left to the music.
+The critic sees a code and its style (one-hot) and is trained with WGAN-GP to tell codes drawn
+from that style's component from codes the encoder gives bars of that style; the encoder is
+trained to fool it. The two are updated in alternation: a joint step on one loss would have the
+critic's and the encoder's terms cancel.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class StylePrior:
+    """The mixture: component means (K, d) and one standard deviation."""
+
+    def __init__(self, styles: tuple[str, ...], dim: int, radius: float, std: float):
+        if len(styles) > dim:
+            raise ValueError(f"{len(styles)} styles need a latent of at least that size, not {dim}")
+        self.styles, self.dim, self.radius, self.std = tuple(styles), dim, radius, std
+        self.means = torch.zeros(len(styles), dim)
+        self.means[torch.arange(len(styles)), torch.arange(len(styles))] = radius
+
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One code from the component of each label."""
+        noise = torch.randn(len(labels), self.dim, generator=generator)
+        return (self.means[labels.cpu()] + self.std * noise).to(labels.device)
+
+    def moments(self, style: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and per-axis std of one style's component, or of the whole mixture (equal weights)."""
+        if style is not None:
+            return self.means[self.styles.index(style)], torch.full((self.dim,), self.std)
+        mean = self.means.mean(0)
+        var = self.std ** 2 + ((self.means - mean) ** 2).mean(0)
+        return mean, var.sqrt()
+
+
+class Critic(nn.Module):
+    def __init__(self, latent_dim: int, n_styles: int, hidden: int = 256):
+        super().__init__()
+        self.n_styles = n_styles
+        self.net = nn.Sequential(nn.Linear(latent_dim + n_styles, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([z, F.one_hot(labels, self.n_styles).to(z.dtype)], dim=-1))[:, 0]
+
+
+def critic_loss(critic: Critic, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
+                gp_weight: float) -> tuple[torch.Tensor, float]:
+    """WGAN-GP: E critic(fake) - E critic(real) + gp_weight * (|grad at a mix| - 1)^2; and the distance."""
+    a = torch.rand(len(real), 1, device=real.device)
+    mix = (a * real + (1 - a) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mix, labels).sum(), mix, create_graph=True)
+    distance = critic(real, labels).mean() - critic(fake, labels).mean()
+    return -distance + gp_weight * ((grad.norm(dim=1) - 1) ** 2).mean(), distance.item()
+
+
+def encoder_loss(critic: Critic, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """What the encoder minimises: minus the critic's score of its codes."""
+    return -critic(z, labels).mean()

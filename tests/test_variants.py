@@ -1,0 +1,139 @@
+"""The flat and MusAE variants: the metric they shape, the prior they sample, the CLI that picks them."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import melody_bars
+from music_vae.configs import get_config
+from music_vae.corpus import load_corpus
+from music_vae.flatness import flat_penalty, jacobian_products, metric_tensors, mixup, output_embedding
+from music_vae.metrics import flatness
+from music_vae.midi_io import write_midi
+from music_vae.model import BarVAE
+from music_vae.musae import StylePrior
+from music_vae.representation import tokens_to_notes
+from music_vae.train import train
+from music_vae.trained_model import MusicVAE
+from score_av.cli import main
+
+
+def tiny(seed: int = 0) -> BarVAE:
+    torch.manual_seed(seed)
+    return BarVAE(get_config("tiny").model).eval()
+
+
+def test_finite_difference_metric_matches_autograd():
+    model = tiny()
+    z = torch.randn(2, 8)
+    inputs = model.shifted(torch.randint(2, 90, (2, 16)))
+    for i in range(2):
+        jac = torch.autograd.functional.jacobian(lambda v: output_embedding(model, v[None], inputs[i:i + 1])[0], z[i])
+        exact = jac.T @ jac
+        assert torch.allclose(metric_tensors(model, z[i:i + 1], inputs[i:i + 1])[0], exact, rtol=0.05, atol=1e-4)
+        v = torch.nn.functional.normalize(torch.randn(1, 3, 8), dim=-1)
+        approx = jacobian_products(model, z[i:i + 1], inputs[i:i + 1], v, step=1e-3)[0]
+        assert torch.allclose(approx, v[0] @ jac.T, rtol=0.05, atol=2e-3)
+
+
+def test_the_flat_penalty_flattens_the_decoder():
+    """Trained on the penalty alone, the decoder's metric gets better conditioned."""
+    model = tiny()
+    bars = np.stack(melody_bars(8, 4, seed=1)).reshape(-1, 16)
+    before = flatness(model, bars)
+    gen = torch.Generator().manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    x = torch.as_tensor(bars, dtype=torch.long)
+    for _ in range(60):
+        mu, _ = model.encode(x)
+        points, along = mixup(mu.detach(), 0.2, gen)
+        loss, _ = flat_penalty(model, points, along, 4, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = flatness(model, bars)
+    assert after["flatness_condition_number"] < 0.5 * before["flatness_condition_number"]
+
+
+def test_style_prior_components_and_moments():
+    prior = StylePrior(("a", "b", "c"), 8, radius=4.0, std=1.0)
+    labels = torch.tensor([0, 1, 2] * 200)
+    z = prior.sample(labels, torch.Generator().manual_seed(0))
+    nearest = torch.cdist(z, prior.means).argmin(1)
+    assert (nearest == labels).float().mean() > 0.95
+    mean, std = prior.moments()
+    assert torch.allclose(mean, z.mean(0), atol=0.25) and torch.allclose(std, z.std(0), atol=0.25)
+    assert torch.equal(prior.moments("b")[0], prior.means[1])
+    with pytest.raises(ValueError):
+        StylePrior(tuple("abcdefghi"), 8, 4.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def styled_folders(tmp_path_factory):
+    """Two styles a model can learn to tell apart: low tunes in one folder, tunes an octave up in another."""
+    root = tmp_path_factory.mktemp("styled")
+    for style, seed, shift in (("low", 3, 0), ("high", 4, 12)):
+        (root / style).mkdir()
+        for i, tokens in enumerate(melody_bars(40, 4, seed=seed)):
+            write_midi(root / style / f"{style}{i:02d}.mid", tokens_to_notes(np.where(tokens >= 2, tokens + shift, tokens)))
+    return [str(root / "low"), str(root / "high")]
+
+
+@pytest.fixture(scope="module")
+def tiny_musae(tmp_path_factory, styled_folders):
+    out = tmp_path_factory.mktemp("musae") / "musae.pt"
+    cfg = get_config("tiny-musae", data=tuple(styled_folders), steps=400)
+    card = train(cfg, out, corpus=load_corpus(styled_folders, progress=False), progress=False)
+    return out, card
+
+
+def test_musae_trains_with_its_styles_and_samples_each(tiny_musae):
+    out, card = tiny_musae
+    assert card["styles"]["names"] == ["high", "low"] and card["variant"] == "musae"
+    vae = MusicVAE(str(out), device="cpu")
+    assert vae.styles == ("high", "low")
+    high, low = vae.sample(32, temperature=0.0, seed=0, style="high"), vae.sample(32, temperature=0.0, seed=0, style="low")
+    pitch = lambda bars: bars[bars >= 2].mean()
+    assert pitch(high) > pitch(low) + 4, "a sample from the 'high' component should sound higher"
+
+
+def test_flat_variant_trains_from_another_model(tiny_model, midi_folder, tmp_path):
+    out = tmp_path / "flat.pt"
+    cfg = get_config("tiny-flat", data=(str(midi_folder),), steps=20, init_from=str(tiny_model))
+    card = train(cfg, out, corpus=load_corpus([str(midi_folder)], progress=False), progress=False)
+    assert card["training"]["started_from"]["model"] == str(tiny_model)
+    assert "flat" in card["training"]["final"]
+    assert {"flatness_condition_number", "flatness_logdet_std"} <= set(card["metrics"]["test"])
+
+
+def one_line_error(capsys, *argv):
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    return err
+
+
+def test_style_needs_a_musae_model_and_a_known_style(capsys, tiny_model, tiny_musae, tmp_path):
+    out = tmp_path / "x.mid"
+    assert "--model musae" in one_line_error(capsys, "music", "sample", "--model", str(tiny_model), "--style", "high", "-o", str(out))
+    assert "high, low" in one_line_error(capsys, "music", "sample", "--model", str(tiny_musae[0]), "--style", "jazz", "-o", str(out))
+    assert not out.exists()
+    assert main(["music", "sample", "--model", str(tiny_musae[0]), "--style", "high", "-o", str(out)]) == 0
+    assert "high style" in capsys.readouterr().out and out.exists()
+
+
+def test_eval_compare_prints_one_table_and_draws_the_walks(capsys, tiny_model, tiny_musae, styled_folders, tmp_path):
+    plot, midi = tmp_path / "cmp.png", tmp_path / "walks"
+    argv = ["eval", "compare", "--models", str(tiny_model), str(tiny_musae[0]), "--input", *styled_folders,
+            "--pairs", "8", "--plot", str(plot), "--plot-pairs", "2", "--midi", str(midi)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for label in ("teacher-forced accuracy", "max step change", "condition number", "linear probe", "samples recognised"):
+        assert label in out
+    assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in midi.iterdir()) == ["musae.mid", "tiny.mid"]
+    assert main(argv[:-6] + ["--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.split("\ncompared")[0])["models"]
+    assert set(figures) == {"tiny", "musae"} and "style_sample_accuracy" in figures["musae"]
+    assert "style_sample_accuracy" not in figures["tiny"]
