@@ -17,6 +17,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ def main() -> None:
     runs = {}
     for variant in VARIANTS:
         config = get_config(variant)
-        model_cfg = config.model if variant != "musae" else type(config.model)(**{**config.model.__dict__, "styles": styles})
+        model_cfg = replace(config.model, styles=styles) if variant == "musae" else config.model
         model = BarVAE(model_cfg)
         model.load_state_dict(base.state_dict())
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)

@@ -67,10 +67,9 @@ class MusicVAE:
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None, style: str | None = None) -> np.ndarray:
         """n bars decoded from codes drawn from the prior (a MusAE model: from one style's component)."""
-        mean, std = self.prior(style)
-        if self.styles and style is None:  # the mixture itself, not its moments
+        if self.styles and style is None:  # the mixture itself, not its moments: one component, at random
             style = self.styles[np.random.default_rng(seed).integers(len(self.styles))]
-            mean, std = self.prior(style)
+        mean, std = self.prior(style)
         z = mean + std * np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         return self.decode(z.astype(np.float32), temperature, seed)
 
