@@ -50,7 +50,7 @@ def main() -> None:
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         adversary = None
         if variant == "musae":
-            critic = Critic(model_cfg.latent_dim, len(styles))
+            critic = Critic(model_cfg.latent_dim, len(styles), style_counts=np.bincount(labels, minlength=len(styles)))
             adversary = (critic, torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9)),
                          StylePrior(styles, model_cfg.latent_dim, model_cfg.style_radius, model_cfg.style_std))
         runs[variant] = (model, opt, config.train, adversary, torch.Generator().manual_seed(0))

@@ -44,8 +44,14 @@ def atomic_torch_save(obj, path: Path) -> None:
 
 
 def save_checkpoint(path: Path, model: BarVAE, config: Config, step: int, extra: dict | None = None) -> None:
-    atomic_torch_save({"format": FORMAT, "version": FORMAT_VERSION, "config": config.to_dict(),
-                       "step": step, "model": model.state_dict(), **(extra or {})}, Path(path))
+    """Weights stored as float16, half the size (the figures agree to three decimals); loaded as float32.
+
+    Shipped models must fit media/models' 20 MB. Training resumes from OUT.train.pt, which keeps
+    float32, so only what is shipped and played is rounded.
+    """
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    atomic_torch_save({"format": FORMAT, "version": FORMAT_VERSION, "config": config.to_dict(), "step": step,
+                       "model": weights, "stored_as": "float16 weights (loaded as float32)", **(extra or {})}, Path(path))
 
 
 def read_checkpoint(path: Path) -> dict:

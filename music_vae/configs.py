@@ -90,7 +90,8 @@ _TINY_TRAIN = TrainConfig(held_out=(), steps=200, batch_size=64, learning_rate=3
 CONFIGS: dict[str, Config] = {
     "vae": Config(),
     "flat": Config(train=TrainConfig(variant="flat", flat_weight=1.0, **_FROM_VAE)),
-    "musae": Config(train=TrainConfig(variant="musae", adversarial_weight=1.0, critic_learning_rate=1e-3, **_FROM_VAE)),
+    "musae": Config(train=TrainConfig(variant="musae", adversarial_weight=10.0, critic_steps=5, critic_learning_rate=1e-3,
+                                      **{**_FROM_VAE, "steps": 3000, "learning_rate": 5e-4})),
     "tiny": Config(_TINY_MODEL, _TINY_TRAIN),
     "tiny-flat": Config(_TINY_MODEL, replace(_TINY_TRAIN, variant="flat", flat_weight=1.0, steps=60)),
     "tiny-musae": Config(_TINY_MODEL, replace(_TINY_TRAIN, variant="musae", adversarial_weight=1.0,

@@ -2,15 +2,14 @@
 
 The prior: component k is N(m_k, s^2 I) with m_k = r * e_k (the k-th latent axis), so the styles
 sit on orthogonal axes, r / s apart enough to separate and the other axes left to the music.
-The critic sees a code and its style (one-hot) and is trained with WGAN-GP to tell codes drawn
-from that style's component from codes the encoder gives bars of that style; the encoder is
-trained to fool it. The two are updated in alternation: a joint step on one loss would have the
-critic's and the encoder's terms cancel.
+The critic scores a code with its style's own output and is trained with WGAN-GP to tell codes
+drawn from that style's component from codes the encoder gives bars of that style; the encoder
+is trained to fool it. Every style weighs the same in both losses. The two are updated in
+alternation: a joint step on one loss would have the critic's and the encoder's terms cancel.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -39,26 +38,40 @@ class StylePrior:
 
 
 class Critic(nn.Module):
-    def __init__(self, latent_dim: int, n_styles: int, hidden: int = 256):
+    """A shared body with one output per style; a code is scored by its own style's output.
+
+    One head per style makes the critic compare each style's codes with that style's component
+    only. A style fed in as a one-hot input let the critic ignore it: it then compared all codes
+    with the whole mixture, and the encoder sent every style to the commonest component.
+    """
+
+    def __init__(self, latent_dim: int, n_styles: int, hidden: int = 256, style_counts=None):
         super().__init__()
         self.n_styles = n_styles
-        self.net = nn.Sequential(nn.Linear(latent_dim + n_styles, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+        counts = torch.ones(n_styles) if style_counts is None else torch.as_tensor(style_counts, dtype=torch.float32)
+        # Each style weighs the same in both losses, however many bars it has: weighted by bars, the
+        # encoder gains most by moving every code towards the commonest style's component.
+        self.register_buffer("style_weight", counts.sum() / (n_styles * counts.clamp(min=1)))
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_styles))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([z, F.one_hot(labels, self.n_styles).to(z.dtype)], dim=-1))[:, 0]
+        return self.net(z).gather(1, labels[:, None])[:, 0]
 
 
 def critic_loss(critic: Critic, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
                 gp_weight: float) -> tuple[torch.Tensor, float]:
     """WGAN-GP: E critic(fake) - E critic(real) + gp_weight * (|grad at a mix| - 1)^2; and the distance."""
+    w = critic.style_weight[labels]
+    w = w / w.sum()
     a = torch.rand(len(real), 1, device=real.device)
     mix = (a * real + (1 - a) * fake).requires_grad_(True)
     grad, = torch.autograd.grad(critic(mix, labels).sum(), mix, create_graph=True)
-    distance = critic(real, labels).mean() - critic(fake, labels).mean()
-    return -distance + gp_weight * ((grad.norm(dim=1) - 1) ** 2).mean(), distance.item()
+    distance = (w * (critic(real, labels) - critic(fake, labels))).sum()
+    return -distance + gp_weight * (w * (grad.norm(dim=1) - 1) ** 2).sum(), distance.item()
 
 
 def encoder_loss(critic: Critic, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """What the encoder minimises: minus the critic's score of its codes."""
-    return -critic(z, labels).mean()
+    w = critic.style_weight[labels]
+    return -(w * critic(z, labels)).sum() / w.sum()

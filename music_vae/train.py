@@ -180,7 +180,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
             raise MusicInputError(f"{' '.join(cfg.data)}: musae needs tunes of at least two styles, found {len(styles)}")
         config = replace(config, model=replace(config.model, styles=styles))
         prior = StylePrior(styles, config.model.latent_dim, config.model.style_radius, config.model.style_std)
-        critic = Critic(config.model.latent_dim, len(styles)).to(dev)
+        critic = Critic(config.model.latent_dim, len(styles), style_counts=np.bincount(train_labels, minlength=len(styles))).to(dev)
         opt_critic = torch.optim.Adam(critic.parameters(), lr=cfg.critic_learning_rate, betas=(0.5, 0.9))
     model = BarVAE(config.model).to(dev)
     started_from = initial_weights(model, cfg.init_from, dev) if cfg.init_from else None
@@ -224,6 +224,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
                                   if critic is not None else {})}, state_path)
     bar.close()
     wall = time.time() - t0
+    model, _, _ = load_model(out, dev)  # the card describes the weights as stored (float16)
 
     test_set = corpus.split("test", cfg.split_seed)
     card = {

@@ -7,6 +7,7 @@ import torch
 
 from conftest import melody_bars
 from music_vae.configs import get_config
+from music_vae.checkpoint import load_model
 from music_vae.corpus import load_corpus
 from music_vae.flatness import flat_penalty, jacobian_products, metric_tensors, mixup, output_embedding
 from music_vae.metrics import flatness
@@ -14,6 +15,7 @@ from music_vae.midi_io import write_midi
 from music_vae.model import BarVAE
 from music_vae.musae import StylePrior
 from music_vae.representation import tokens_to_notes
+from music_vae.styles import style_labels
 from music_vae.train import train
 from music_vae.trained_model import MusicVAE
 from score_av.cli import main
@@ -71,11 +73,14 @@ def test_style_prior_components_and_moments():
 
 @pytest.fixture(scope="module")
 def styled_folders(tmp_path_factory):
-    """Two styles a model can learn to tell apart: low tunes in one folder, tunes an octave up in another."""
+    """Two styles a model can learn to tell apart: low tunes in one folder, tunes an octave up in another.
+
+    The high style has a quarter as many bars, as Bach has beside German in the real corpus.
+    """
     root = tmp_path_factory.mktemp("styled")
-    for style, seed, shift in (("low", 3, 0), ("high", 4, 12)):
+    for style, seed, shift, bars in (("low", 3, 0, 8), ("high", 4, 12, 2)):
         (root / style).mkdir()
-        for i, tokens in enumerate(melody_bars(40, 4, seed=seed)):
+        for i, tokens in enumerate(melody_bars(40, bars, seed=seed)):
             write_midi(root / style / f"{style}{i:02d}.mid", tokens_to_notes(np.where(tokens >= 2, tokens + shift, tokens)))
     return [str(root / "low"), str(root / "high")]
 
@@ -88,8 +93,17 @@ def tiny_musae(tmp_path_factory, styled_folders):
     return out, card
 
 
-def test_musae_trains_with_its_styles_and_samples_each(tiny_musae):
+def test_musae_trains_with_its_styles_and_samples_each(tiny_musae, styled_folders):
     out, card = tiny_musae
+    model, config, _ = load_model(out)
+    corpus = load_corpus(styled_folders, progress=False)
+    _, labels = style_labels(corpus, config.model.styles)
+    with torch.no_grad():
+        codes = model.encode(torch.as_tensor(corpus.bars.astype(np.int64)))[0]
+    means = StylePrior(config.model.styles, 8, config.model.style_radius, 1.0).means
+    for k, style in enumerate(config.model.styles):  # the rarer style too: not pulled to the commoner's component
+        nearest = torch.cdist(codes[labels == k].mean(0, keepdim=True), means).argmin().item()
+        assert nearest == k, f"{style} bars centre on {config.model.styles[nearest]}'s component"
     assert card["styles"]["names"] == ["high", "low"] and card["variant"] == "musae"
     vae = MusicVAE(str(out), device="cpu")
     assert vae.styles == ("high", "low")
