@@ -26,9 +26,8 @@ from music_vae.checkpoint import load_model, resolve_model
 from music_vae.configs import VARIANTS, get_config
 from music_vae.corpus import load_corpus
 from music_vae.model import BarVAE
-from music_vae.musae import Critic, StylePrior
 from music_vae.styles import style_labels
-from music_vae.train import training_step
+from music_vae.train import musae_adversary, training_step
 
 
 def main() -> None:
@@ -44,15 +43,12 @@ def main() -> None:
     runs = {}
     for variant in VARIANTS:
         config = get_config(variant)
-        model_cfg = replace(config.model, styles=styles) if variant == "musae" else config.model
-        model = BarVAE(model_cfg)
+        if variant == "musae":
+            config = replace(config, model=replace(config.model, styles=styles))
+        model = BarVAE(config.model)
         model.load_state_dict(base.state_dict())
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        adversary = None
-        if variant == "musae":
-            critic = Critic(model_cfg.latent_dim, len(styles), style_counts=np.bincount(labels, minlength=len(styles)))
-            adversary = (critic, torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9)),
-                         StylePrior(styles, model_cfg.latent_dim, model_cfg.style_radius, model_cfg.style_std))
+        adversary = musae_adversary(config, labels, "cpu") if variant == "musae" else None
         runs[variant] = (model, opt, config.train, adversary, torch.Generator().manual_seed(0))
 
     batch = get_config("vae").train.batch_size

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from .corpus import BarCorpus
 from .flatness import metric_tensors
 from .model import BarVAE
-from .styles import style_labels
+from .musae import StylePrior
+from .styles import equal_weights, style_labels
 
 INTERP_POINTS = 16
 
@@ -115,8 +116,7 @@ class StyleProbe:
         self.names = names
         self.mean, self.std = codes.mean(0), codes.std(0) + 1e-6
         x, y = self._x(codes), torch.as_tensor(labels)
-        counts = torch.bincount(y, minlength=len(names)).float().clamp(min=1)
-        weight = (1 / counts) / (1 / counts).sum() * len(names)
+        weight = equal_weights(y, len(names))
         self.linear = torch.nn.Linear(x.shape[1], len(names))
         opt = torch.optim.Adam(self.linear.parameters(), lr=1e-2, weight_decay=1e-4)
         for _ in range(epochs):
@@ -159,8 +159,6 @@ def style_figures(model: BarVAE, train: BarCorpus, test: BarCorpus, max_train: i
            "style_probe_styles": list(names)}
     styles = model.cfg.styles
     if styles and set(styles) <= set(names):
-        from .musae import StylePrior
-
         prior = StylePrior(styles, model.cfg.latent_dim, model.cfg.style_radius, model.cfg.style_std)
         gen = torch.Generator().manual_seed(seed)
         device = next(model.parameters()).device

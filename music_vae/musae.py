@@ -45,13 +45,12 @@ class Critic(nn.Module):
     with the whole mixture, and the encoder sent every style to the commonest component.
     """
 
-    def __init__(self, latent_dim: int, n_styles: int, hidden: int = 256, style_counts=None):
+    def __init__(self, latent_dim: int, n_styles: int, hidden: int = 256, style_weight: torch.Tensor | None = None):
         super().__init__()
         self.n_styles = n_styles
-        counts = torch.ones(n_styles) if style_counts is None else torch.as_tensor(style_counts, dtype=torch.float32)
-        # Each style weighs the same in both losses, however many bars it has: weighted by bars, the
-        # encoder gains most by moving every code towards the commonest style's component.
-        self.register_buffer("style_weight", counts.sum() / (n_styles * counts.clamp(min=1)))
+        # Each style weighs the same in both losses, however many bars it has (styles.equal_weights):
+        # weighted by bars, the encoder gains most by moving every code to the commonest style's component.
+        self.register_buffer("style_weight", torch.ones(n_styles) if style_weight is None else style_weight.float())
         self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_styles))
 

@@ -9,10 +9,17 @@ same collecting effort, so they form one style here; the corpus report keeps its
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .corpus import BarCorpus
 
 STYLE_GROUPS = {"lorraine": "german", "luxembourg": "german"}
+
+
+def equal_weights(labels, n_styles: int) -> torch.Tensor:
+    """A weight per style that makes every style count the same, however many bars it has (mean 1 over the bars)."""
+    counts = torch.bincount(torch.as_tensor(labels), minlength=n_styles).float().clamp(min=1)
+    return counts.sum() / (n_styles * counts)
 
 
 def style_name(corpus_style: str) -> str:

@@ -14,13 +14,12 @@ import math
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from dataclasses import replace
 
 from .checkpoint import atomic_torch_save, load_model, resolve_model, save_checkpoint, write_model_card
 from .configs import Config
@@ -31,7 +30,7 @@ from .metrics import evaluate, reconstruction_accuracy
 from .model import BarVAE, parameter_count, resolve_device
 from .musae import Critic, StylePrior, critic_loss, encoder_loss
 from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
-from .styles import style_labels
+from .styles import equal_weights, style_labels
 
 
 def transposer(bars: torch.Tensor, lo: int, hi: int, generator: torch.Generator):
@@ -86,12 +85,6 @@ def kl_penalty(mu: torch.Tensor, logvar: torch.Tensor, cfg, step: int) -> tuple[
         {"kl_bits": kl.item() / math.log(2.0), "beta": beta}
 
 
-def vae_loss(model: BarVAE, x: torch.Tensor, cfg, step: int) -> tuple[torch.Tensor, dict]:
-    rec, mu, logvar, _, p_sample = reconstruction(model, x, cfg, step)
-    penalty, stats = kl_penalty(mu, logvar, cfg, step)
-    return rec + penalty, {"rec": rec.item(), **stats, "p_sample": p_sample}
-
-
 def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step: int,
                  gen: torch.Generator, critic: Critic | None = None) -> tuple[torch.Tensor, dict]:
     """The loss of cfg.variant for one batch (the critic's own update is `critic_update`)."""
@@ -124,6 +117,14 @@ def critic_update(critic: Critic, opt: torch.optim.Optimizer, model: BarVAE, x: 
         loss.backward()
         opt.step()
     return distance
+
+
+def musae_adversary(config: Config, labels: np.ndarray, device) -> tuple[Critic, torch.optim.Optimizer, StylePrior]:
+    """MusAE's critic (every style weighted the same over `labels`), its optimiser, and the prior."""
+    m, styles = config.model, config.model.styles
+    critic = Critic(m.latent_dim, len(styles), style_weight=equal_weights(labels, len(styles))).to(device)
+    opt = torch.optim.Adam(critic.parameters(), lr=config.train.critic_learning_rate, betas=(0.5, 0.9))
+    return critic, opt, StylePrior(styles, m.latent_dim, m.style_radius, m.style_std)
 
 
 def training_step(model: BarVAE, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, cfg, step: int,
@@ -179,9 +180,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
         if len(styles) < 2:
             raise MusicInputError(f"{' '.join(cfg.data)}: musae needs tunes of at least two styles, found {len(styles)}")
         config = replace(config, model=replace(config.model, styles=styles))
-        prior = StylePrior(styles, config.model.latent_dim, config.model.style_radius, config.model.style_std)
-        critic = Critic(config.model.latent_dim, len(styles), style_counts=np.bincount(train_labels, minlength=len(styles))).to(dev)
-        opt_critic = torch.optim.Adam(critic.parameters(), lr=cfg.critic_learning_rate, betas=(0.5, 0.9))
+        critic, opt_critic, prior = musae_adversary(config, train_labels, dev)
     model = BarVAE(config.model).to(dev)
     started_from = initial_weights(model, cfg.init_from, dev) if cfg.init_from else None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)

@@ -11,6 +11,8 @@ from music_vae.metrics import INTERP_POINTS, interpolation_pairs
 from music_vae.midi_io import write_midi
 from music_vae.representation import STEPS_PER_BAR, tokens_to_notes
 
+from .figures import pyplot, save_figure
+
 REST_BAR = np.array([1] + [0] * (STEPS_PER_BAR - 1), dtype=np.int64)  # a note-off, then silence
 
 
@@ -26,10 +28,7 @@ def step_changes(walk: np.ndarray) -> np.ndarray:
 
 
 def draw_comparison(names: list[str], sets: list[np.ndarray], out: str | os.PathLike) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n_pairs = len(sets[0])
     fig = plt.figure(figsize=(4.2 * len(names), 3.2 * n_pairs))
@@ -59,13 +58,7 @@ def draw_comparison(names: list[str], sets: list[np.ndarray], out: str | os.Path
                 change.set_ylabel("changed")
     fig.suptitle("the same pairs of bars, interpolated by each model (16 points); under each: share of notes "
                  "changed per step", fontsize=10)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(".partial." + out.name)
-    fig.savefig(tmp, dpi=90, bbox_inches="tight", format=out.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out, dpi=90, bbox_inches="tight", format=Path(out).suffix.lstrip(".") or "png")
 
 
 def write_interpolation_midi(names: list[str], sets: list[np.ndarray], folder: str | os.PathLike,

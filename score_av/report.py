@@ -10,15 +10,13 @@ import numpy as np
 
 from music_vae.representation import STEPS_PER_BAR
 
+from .figures import pyplot, save_figure
 from .score import Score
 from .sources import thumbnails
 
 
 def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     tl = score.timeline
     n = tl.n_bars
@@ -70,12 +68,4 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
     roll.set_xlim(0, duration)
     fig.suptitle(title or f"{score.info.path.name}: {n} bars at {tl.bpm:g} bpm")
     fig.tight_layout()
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.partial.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return out
+    return save_figure(fig, out, dpi=110, format="png")

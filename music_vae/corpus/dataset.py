@@ -65,9 +65,14 @@ class BarCorpus:
         return BarCorpus(self.bars[mask], self.tune[mask], self.tune_ids, self.tune_styles,
                          self.skipped, self.dropped, self.sources)
 
+    def sides(self, seed: int = DEFAULT_SPLIT_SEED) -> np.ndarray:
+        """'train', 'valid' or 'test' for each bar: the side of its tune."""
+        if not len(self.tune):
+            return np.zeros(0, dtype=str)
+        return np.array([split_of(t, seed) for t in self.tune_ids])[self.tune]
+
     def split(self, name: str, seed: int = DEFAULT_SPLIT_SEED) -> "BarCorpus":
-        sides = np.array([split_of(t, seed) for t in self.tune_ids])
-        return self.subset(sides[self.tune] == name) if len(self.tune) else self
+        return self.subset(self.sides(seed) == name) if len(self.tune) else self
 
     def report(self) -> dict:
         """What `score-av music corpus` prints: tunes read, skipped and why, bars per style."""

@@ -68,7 +68,7 @@ def _data(args: argparse.Namespace, vae):
     if args.input:
         corpus = load_corpus(args.input, progress=False)
         bars, what = corpus.bars, " ".join(args.input)
-        style_data = (corpus.subset(_not_test(corpus)), corpus.split("test"))
+        style_data = (corpus.subset(corpus.sides() != "test"), corpus.split("test"))  # probe fitted off the test tunes
     else:
         cfg = vae.config.train
         corpus = load_corpus(list(cfg.data), progress=False)
@@ -78,16 +78,6 @@ def _data(args: argparse.Namespace, vae):
     if len(bars) < 2:
         raise MusicInputError(f"{what}: need at least two bars to evaluate, found {len(bars)}")
     return bars, style_data, what
-
-
-def _not_test(corpus):
-    """Bars of tunes outside the test split: what the style probe is fitted on for --input."""
-    import numpy as np
-
-    from music_vae.corpus import split_of
-
-    sides = np.array([split_of(t) for t in corpus.tune_ids])
-    return sides[corpus.tune] != "test" if len(corpus.tune) else np.zeros(0, bool)
 
 
 def _figures(vae, bars, style_data, args) -> dict:
