@@ -6,11 +6,22 @@ The critic scores a code with its style's own output and is trained with WGAN-GP
 drawn from that style's component from codes the encoder gives bars of that style; the encoder
 is trained to fool it. Every style weighs the same in both losses. The two are updated in
 alternation: a joint step on one loss would have the critic's and the encoder's terms cancel.
+
+The critic only shapes where the encoder puts real bars; the decoder is never asked what it makes
+of a code drawn from a component. The style cycle asks it: a prior code z of style k is decoded
+greedily, and the bar, read by the encoder, must come back to z. The encoder is held fixed in that
+term (only the decoder learns from it), so the decoder has to write bars that the encoder, trained
+on real bars, itself places in style k; the encoder cannot learn to recognise the decoder's output.
+Gradients pass the discrete tokens straight through (one-hot forward, softmax backward).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
+
+from .model import BarVAE
 
 
 class StylePrior:
@@ -74,3 +85,28 @@ def encoder_loss(critic: Critic, z: torch.Tensor, labels: torch.Tensor) -> torch
     """What the encoder minimises: minus the critic's score of its codes."""
     w = critic.style_weight[labels]
     return -(w * critic(z, labels)).sum() / w.sum()
+
+
+def encode_fixed(model: BarVAE, tokens: torch.Tensor) -> torch.Tensor:
+    """mu of bars given as (batch, 16, vocab) rows of one-hot (or soft) tokens, with the encoder's weights held fixed."""
+    embedding = tokens @ model.embed.weight[:tokens.shape[-1]].detach()
+    fixed = lambda module: {name: p.detach() for name, p in module.named_parameters()}
+    _, (h, _) = functional_call(model.encoder, fixed(model.encoder), (embedding,))
+    return functional_call(model.to_mu, fixed(model.to_mu), (torch.cat([h[0], h[1]], dim=-1),))
+
+
+def cycle_loss(model: BarVAE, prior: StylePrior, labels: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """How often codes z drawn from the labels' components fail to come back there once decoded and read again.
+
+    The cross-entropy of the mixture's posterior over components for the code of the decoded bar.
+    It stops pulling once that code is clearly in its own component, and leaves the other axes to
+    the music (asking for z itself back costs reconstruction accuracy for little gain).
+    """
+    with torch.no_grad():
+        tokens = model.decode(z)
+    probs = F.softmax(model.logits(z, model.shifted(tokens)), dim=-1)
+    hard = F.one_hot(tokens, probs.shape[-1]).to(probs.dtype)
+    back = encode_fixed(model, hard + probs - probs.detach())
+    means = prior.means.to(z.device)
+    logits = -(back[:, None, :] - means[None]).pow(2).sum(-1) / (2 * prior.std ** 2)
+    return F.cross_entropy(logits, labels)

@@ -25,10 +25,10 @@ from .checkpoint import atomic_torch_save, load_model, resolve_model, save_check
 from .configs import Config
 from .corpus import BarCorpus, load_corpus
 from .errors import MusicInputError
-from .flatness import flat_penalty, mixup
+from .flatness import bend_penalty, flat_penalty, mixup
 from .metrics import evaluate, reconstruction_accuracy
 from .model import BarVAE, parameter_count, resolve_device
-from .musae import Critic, StylePrior, critic_loss, encoder_loss
+from .musae import Critic, StylePrior, critic_loss, cycle_loss, encoder_loss
 from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
 from .styles import equal_weights, style_labels
 
@@ -86,13 +86,19 @@ def kl_penalty(mu: torch.Tensor, logvar: torch.Tensor, cfg, step: int) -> tuple[
 
 
 def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step: int,
-                 gen: torch.Generator, critic: Critic | None = None) -> tuple[torch.Tensor, dict]:
+                 gen: torch.Generator, critic: Critic | None = None,
+                 prior: StylePrior | None = None) -> tuple[torch.Tensor, dict]:
     """The loss of cfg.variant for one batch (the critic's own update is `critic_update`)."""
     rec, mu, logvar, z, p_sample = reconstruction(model, x, cfg, step)
     stats = {"rec": rec.item(), "p_sample": p_sample}
     if cfg.variant == "musae":
         adversarial = encoder_loss(critic, z, labels)
-        return rec + cfg.adversarial_weight * adversarial, {**stats, "adv": adversarial.item()}
+        loss, stats = rec + cfg.adversarial_weight * adversarial, {**stats, "adv": adversarial.item()}
+        if cfg.cycle_weight > 0:
+            drawn = torch.randint(len(prior.styles), (cfg.cycle_codes,), generator=gen).to(x.device)
+            cycle = cycle_loss(model, prior, drawn, prior.sample(drawn, gen))
+            loss, stats = loss + cfg.cycle_weight * cycle, {**stats, "cycle": cycle.item()}
+        return loss, stats
     penalty, kl_stats = kl_penalty(mu, logvar, cfg, step)
     loss = rec + penalty
     stats.update(kl_stats)
@@ -101,6 +107,10 @@ def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step
         flat, c = flat_penalty(model, points, along, cfg.flat_directions, gen)
         loss = loss + cfg.flat_weight * flat
         stats.update(flat=flat.item(), c=c)
+        if cfg.bend_weight > 0:
+            bend = bend_penalty(model, points, along, cfg.bend_fraction)
+            loss = loss + cfg.bend_weight * bend
+            stats.update(bend=bend.item())
     return loss, stats
 
 
@@ -131,7 +141,7 @@ def training_step(model: BarVAE, opt: torch.optim.Optimizer, x: torch.Tensor, y:
                   gen: torch.Generator, adversary: tuple | None = None) -> dict:
     """One update of cfg.variant; `adversary` = (critic, its optimiser, prior) for musae, updated first."""
     distance = critic_update(*adversary[:2], model, x, y, adversary[2], cfg, gen) if adversary else None
-    loss, stats = variant_loss(model, x, y, cfg, step, gen, adversary[0] if adversary else None)
+    loss, stats = variant_loss(model, x, y, cfg, step, gen, *(adversary[::2] if adversary else ()))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -210,7 +220,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
         stats = training_step(model, opt, x, y, cfg, step, gen, (critic, opt_critic, prior) if critic else None)
         step += 1
         bar.update()
-        bar.set_postfix(rec=f"{stats['rec']:.2f}", **{k: f"{stats[k]:.3g}" for k in ("kl_bits", "flat", "w") if k in stats},
+        bar.set_postfix(rec=f"{stats['rec']:.2f}", **{k: f"{stats[k]:.3g}" for k in ("kl_bits", "flat", "bend", "w", "cycle") if k in stats},
                         **valid)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             acc = reconstruction_accuracy(model, valid_bars)
@@ -239,7 +249,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
                                     "eighth-note grid" if cfg.double_time else "")},
         "training": {"steps": step, "batch_size": cfg.batch_size, "wall_seconds": round(wall, 1),
                      "started_from": started_from,
-                     "final": {k: round(v, 4) for k, v in stats.items() if k in ("rec", "kl_bits", "flat", "adv", "w")}},
+                     "final": {k: round(v, 4) for k, v in stats.items() if k in ("rec", "kl_bits", "flat", "bend", "adv", "w", "cycle")}},
         **({"styles": {"names": list(styles), "grouping": "music_vae/styles.py",
                        "prior": f"N({config.model.style_radius} e_k, {config.model.style_std}^2 I), one component per style"}}
            if prior is not None else {}),
