@@ -54,7 +54,16 @@ def mixup(codes: torch.Tensor, eta: float, generator: torch.Generator | None = N
     return a * codes + (1 - a) * other, codes - other
 
 
-def flat_penalty(model: BarVAE, z: torch.Tensor, along: torch.Tensor, k: int,
+@torch.no_grad()
+def heard_inputs(model: BarVAE, z: torch.Tensor) -> torch.Tensor:
+    """Decoder inputs at mixup points: the bar decoded greedily at z itself, shifted for teacher forcing.
+
+    A mixup point has no true bar, and the greedy bar is the one a person hears there.
+    """
+    return model.shifted(model.decode(z))
+
+
+def flat_penalty(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, along: torch.Tensor, k: int,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
     """How far V^T G V is from c*I, c the batch mean of trace(G) / d (held fixed); and c.
 
@@ -63,11 +72,9 @@ def flat_penalty(model: BarVAE, z: torch.Tensor, along: torch.Tensor, k: int,
     correlation of each pair of directions. Both are zero exactly when V^T G V = c*I.
 
     The first of the k directions is the one the mixup line runs along (`along`), the direction a
-    person's interpolation takes; the others are random. The decoder is teacher-forced on the bar
-    it decodes greedily at z itself: a mixup point has no true bar, and that is the bar one hears.
+    person's interpolation takes; the others are random. The decoder is teacher-forced on `inputs`
+    (`heard_inputs`).
     """
-    with torch.no_grad():
-        inputs = model.shifted(model.decode(z))
     v = random_frames(along, k, generator)
     u = jacobian_products(model, z, inputs, v)
     m = u @ u.transpose(1, 2)                                      # V^T G V, (n, k, k)
@@ -96,15 +103,14 @@ def metric_tensors(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, batch: 
     return torch.cat(out)
 
 
-def bend_penalty(model: BarVAE, z: torch.Tensor, along: torch.Tensor, fraction: float) -> torch.Tensor:
+def bend_penalty(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, along: torch.Tensor, fraction: float) -> torch.Tensor:
     """How far the music bends along the mixup line at z: |f(z - h) - 2 f(z) + f(z + h)|^2, h = fraction * along.
 
     A flat G makes every step equally fast, but a path can be evenly fast and still wind through
     many other bars. Zero second difference means the output moves straight from one bar's
     probabilities to the other's: each step of the bar changes its token once, not back and forth.
+    Teacher-forced on `inputs` (`heard_inputs`), as the flat penalty.
     """
-    with torch.no_grad():
-        inputs = model.shifted(model.decode(z))
     h = fraction * along
     f = output_embedding(model, torch.cat([z - h, z, z + h]), inputs.repeat(3, 1)).view(3, len(z), -1)
     return (f[0] - 2 * f[1] + f[2]).pow(2).sum(-1).mean()

@@ -31,7 +31,11 @@ class BarVAE(nn.Module):
 
     def encode(self, bars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z | bar) for bars (batch, 16) of tokens."""
-        _, (h, _) = self.encoder(self.embed(bars))
+        return self.encode_embedded(self.embed(bars))
+
+    def encode_embedded(self, embedded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` of bars already embedded (batch, 16, embed_dim): soft tokens embed as probability-weighted rows."""
+        _, (h, _) = self.encoder(embedded)
         h = torch.cat([h[0], h[1]], dim=-1)
         return self.to_mu(h), self.to_logvar(h).clamp(-12.0, 6.0)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from .model import BarVAE
 
@@ -89,19 +88,25 @@ def encoder_loss(critic: Critic, z: torch.Tensor, labels: torch.Tensor) -> torch
 
 def encode_fixed(model: BarVAE, tokens: torch.Tensor) -> torch.Tensor:
     """mu of bars given as (batch, 16, vocab) rows of one-hot (or soft) tokens, with the encoder's weights held fixed."""
-    embedding = tokens @ model.embed.weight[:tokens.shape[-1]].detach()
-    fixed = lambda module: {name: p.detach() for name, p in module.named_parameters()}
-    _, (h, _) = functional_call(model.encoder, fixed(model.encoder), (embedding,))
-    return functional_call(model.to_mu, fixed(model.to_mu), (torch.cat([h[0], h[1]], dim=-1),))
+    weights = [p for m in (model.encoder, model.to_mu, model.to_logvar) for p in m.parameters() if p.requires_grad]
+    for p in weights:
+        p.requires_grad_(False)
+    try:
+        return model.encode_embedded(tokens @ model.embed.weight[:tokens.shape[-1]].detach())[0]
+    finally:
+        for p in weights:
+            p.requires_grad_(True)
 
 
-def cycle_loss(model: BarVAE, prior: StylePrior, labels: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """How often codes z drawn from the labels' components fail to come back there once decoded and read again.
+def cycle_loss(model: BarVAE, prior: StylePrior, labels: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """How surely codes drawn from the labels' components come back there once decoded and read again.
 
     The cross-entropy of the mixture's posterior over components for the code of the decoded bar.
     It stops pulling once that code is clearly in its own component, and leaves the other axes to
     the music (asking for z itself back costs reconstruction accuracy for little gain).
     """
+    z = prior.sample(labels, generator)
     with torch.no_grad():
         tokens = model.decode(z)
     probs = F.softmax(model.logits(z, model.shifted(tokens)), dim=-1)

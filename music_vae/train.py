@@ -25,7 +25,7 @@ from .checkpoint import atomic_torch_save, load_model, resolve_model, save_check
 from .configs import Config
 from .corpus import BarCorpus, load_corpus
 from .errors import MusicInputError
-from .flatness import bend_penalty, flat_penalty, mixup
+from .flatness import bend_penalty, flat_penalty, heard_inputs, mixup
 from .metrics import evaluate, reconstruction_accuracy
 from .model import BarVAE, parameter_count, resolve_device
 from .musae import Critic, StylePrior, critic_loss, cycle_loss, encoder_loss
@@ -96,7 +96,7 @@ def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step
         loss, stats = rec + cfg.adversarial_weight * adversarial, {**stats, "adv": adversarial.item()}
         if cfg.cycle_weight > 0:
             drawn = torch.randint(len(prior.styles), (cfg.cycle_codes,), generator=gen).to(x.device)
-            cycle = cycle_loss(model, prior, drawn, prior.sample(drawn, gen))
+            cycle = cycle_loss(model, prior, drawn, gen)
             loss, stats = loss + cfg.cycle_weight * cycle, {**stats, "cycle": cycle.item()}
         return loss, stats
     penalty, kl_stats = kl_penalty(mu, logvar, cfg, step)
@@ -104,11 +104,12 @@ def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step
     stats.update(kl_stats)
     if cfg.variant == "flat" and step % cfg.flat_every == 0:
         points, along = mixup(mu.detach()[:cfg.flat_subset], cfg.mixup_eta, gen)
-        flat, c = flat_penalty(model, points, along, cfg.flat_directions, gen)
+        inputs = heard_inputs(model, points)
+        flat, c = flat_penalty(model, points, inputs, along, cfg.flat_directions, gen)
         loss = loss + cfg.flat_weight * flat
         stats.update(flat=flat.item(), c=c)
         if cfg.bend_weight > 0:
-            bend = bend_penalty(model, points, along, cfg.bend_fraction)
+            bend = bend_penalty(model, points, inputs, along, cfg.bend_fraction)
             loss = loss + cfg.bend_weight * bend
             stats.update(bend=bend.item())
     return loss, stats
@@ -140,8 +141,9 @@ def musae_adversary(config: Config, labels: np.ndarray, device) -> tuple[Critic,
 def training_step(model: BarVAE, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, cfg, step: int,
                   gen: torch.Generator, adversary: tuple | None = None) -> dict:
     """One update of cfg.variant; `adversary` = (critic, its optimiser, prior) for musae, updated first."""
-    distance = critic_update(*adversary[:2], model, x, y, adversary[2], cfg, gen) if adversary else None
-    loss, stats = variant_loss(model, x, y, cfg, step, gen, *(adversary[::2] if adversary else ()))
+    critic, opt_critic, prior = adversary or (None, None, None)
+    distance = critic_update(critic, opt_critic, model, x, y, prior, cfg, gen) if critic is not None else None
+    loss, stats = variant_loss(model, x, y, cfg, step, gen, critic, prior)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
