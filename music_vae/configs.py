@@ -57,6 +57,7 @@ class TrainConfig:
     mixup_eta: float = 0.2          # a uniform on [-eta, 1 + eta]
     bend_weight: float = 0.0        # second difference of the output along the mixup line (flatness.bend_penalty)
     bend_fraction: float = 1 / 15   # its step, as a share of the line between the two codes
+    cascade_weight: float = 0.0     # one flipped token must not rewrite the rest of the bar (flatness.cascade_penalty)
     # musae: WGAN-GP critic on (z, style) against the style's prior component (musae.py)
     adversarial_weight: float = 0.0
     critic_steps: int = 2           # critic updates before each encoder/decoder update
@@ -95,7 +96,7 @@ _TINY_TRAIN = TrainConfig(held_out=(), steps=200, batch_size=64, learning_rate=3
 
 CONFIGS: dict[str, Config] = {
     "vae": Config(),
-    "flat": Config(train=TrainConfig(variant="flat", flat_weight=0.1, bend_weight=5.0, **_FROM_VAE)),
+    "flat": Config(train=TrainConfig(variant="flat", flat_weight=0.1, bend_weight=5.0, cascade_weight=0.2, **_FROM_VAE)),
     "musae": Config(train=_MUSAE),
     # musae plus the style cycle (musae.cycle_loss): its samples are recognised 0.778 of the time (musae: 0.448),
     # at a cost in sampled accuracy (0.953, musae 0.975) and probe (0.647, musae 0.669); not shipped (issue 4).

@@ -2,8 +2,8 @@
 
 Loss as in MusicVAE: cross-entropy summed over the 16 steps, plus beta (annealed up to
 beta_max) times the KL above the free bits; scheduled sampling feeds the decoder its own
-samples at a growing rate. `flat` adds the flat-manifold penalty on mixup points of the batch's
-codes; `musae` replaces the KL term with fooling a critic, which gets its own updates first.
+samples at a growing rate. `flat` adds the flat-manifold penalties on mixup points of the batch's
+codes (flatness.py); `musae` replaces the KL term with fooling a critic, which gets its own updates first.
 Bars are transposed at random each batch. The checkpoint OUT.pt (weights + config) and
 OUT.train.pt (optimisers, step; what --resume continues from) are rewritten every eval_every
 steps; the model card OUT.json is written at the end.
@@ -25,12 +25,15 @@ from .checkpoint import atomic_torch_save, load_model, resolve_model, save_check
 from .configs import Config
 from .corpus import BarCorpus, load_corpus
 from .errors import MusicInputError
-from .flatness import bend_penalty, flat_penalty, heard_inputs, mixup
+from .flatness import bend_penalty, cascade_penalty, flat_penalty, heard_inputs, mixup
 from .metrics import evaluate, reconstruction_accuracy
 from .model import BarVAE, parameter_count, resolve_device
 from .musae import Critic, StylePrior, critic_loss, cycle_loss, encoder_loss
 from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
 from .styles import equal_weights, style_labels
+
+# The loss terms a step reports, shown on the progress bar and kept in the model card.
+LOSS_TERMS = ("rec", "kl_bits", "flat", "bend", "cascade", "adv", "w", "cycle")
 
 
 def transposer(bars: torch.Tensor, lo: int, hi: int, generator: torch.Generator):
@@ -112,6 +115,10 @@ def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step
             bend = bend_penalty(model, points, inputs, along, cfg.bend_fraction)
             loss = loss + cfg.bend_weight * bend
             stats.update(bend=bend.item())
+        if cfg.cascade_weight > 0:
+            cascade = cascade_penalty(model, points, inputs)
+            loss = loss + cfg.cascade_weight * cascade
+            stats.update(cascade=cascade.item())
     return loss, stats
 
 
@@ -222,7 +229,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
         stats = training_step(model, opt, x, y, cfg, step, gen, (critic, opt_critic, prior) if critic else None)
         step += 1
         bar.update()
-        bar.set_postfix(rec=f"{stats['rec']:.2f}", **{k: f"{stats[k]:.3g}" for k in ("kl_bits", "flat", "bend", "w", "cycle") if k in stats},
+        bar.set_postfix(rec=f"{stats['rec']:.2f}", **{k: f"{stats[k]:.3g}" for k in LOSS_TERMS[1:] if k in stats},
                         **valid)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             acc = reconstruction_accuracy(model, valid_bars)
@@ -251,7 +258,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
                                     "eighth-note grid" if cfg.double_time else "")},
         "training": {"steps": step, "batch_size": cfg.batch_size, "wall_seconds": round(wall, 1),
                      "started_from": started_from,
-                     "final": {k: round(v, 4) for k, v in stats.items() if k in ("rec", "kl_bits", "flat", "bend", "adv", "w", "cycle")}},
+                     "final": {k: round(stats[k], 4) for k in LOSS_TERMS if k in stats}},
         **({"styles": {"names": list(styles), "grouping": "music_vae/styles.py",
                        "prior": f"N({config.model.style_radius} e_k, {config.model.style_std}^2 I), one component per style"}}
            if prior is not None else {}),
