@@ -3,10 +3,16 @@
 For each clip: the Spearman correlation between how far the video code moved from one bar to the
 next and how much of the music changed (share of the 16 tokens that differ), and, on the demo
 clip whose cuts are known, where the music change at each cut ranks among the changes inside the
-shots (the target: above the 90th percentile). Prints JSON.
+shots (the target: above the 90th percentile), and how much the music changes over the half of the
+bars where the picture moved least. With several `--models`, the same clips are scored
+with each music model (the video codes are the same), so the models can be compared on footage.
+Prints JSON.
+
+    python bench/video_response.py [--models vae flat musae]
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -39,7 +45,10 @@ def response(score, cuts: list[float] | None = None) -> dict:
     rho = spearman(video_moved, music_changed) if len(video_moved) > 2 else None
     out = {"bars": int(len(score.bars)),
            "spearman_video_change_vs_music_change": None if rho is None else round(rho, 3),
-           "music_change_mean": round(float(music_changed.mean()), 3)}
+           "music_change_mean": round(float(music_changed.mean()), 3),
+           # the smoothness the flat model is for: how much the music changes where the picture moves least
+           "music_change_where_video_moved_least_half": round(float(
+               music_changed[video_moved <= np.median(video_moved)].mean()), 3) if len(video_moved) else None}
     if cuts:
         at_cut = sorted({int(round(c / score.timeline.bar)) - 1 for c in cuts})  # change into bar k+1
         inside = np.delete(music_changed, at_cut)
@@ -55,13 +64,19 @@ def main() -> int:
     from score_av.score import score_clip
     from video_vae.trained_model import VideoVAE
 
-    music, video = MusicVAE("vae", "cpu"), VideoVAE("video", "cpu")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["vae"], help="music models to score with (default: vae)")
+    args = ap.parse_args()
+    video = VideoVAE("video", "cpu")
     clip = DEMO_CLIP if DEMO_CLIP.is_file() else make_demo_clip()
-    results = {"demo-clip (cuts known)": response(score_clip(clip, music, video, render_audio=False),
-                                                  list(np.cumsum(SHOTS)[:-1]))}
-    for path in sorted(SHARED.glob("*.m*")):
-        results[path.name] = response(score_clip(path, music, video, render_audio=False))
-    print(json.dumps(results, indent=2))
+    clips = [(clip, "demo-clip (cuts known)", list(np.cumsum(SHOTS)[:-1]))] + \
+        [(path, path.name, None) for path in sorted(SHARED.glob("*.m*"))]
+    results = {}
+    for name in args.models:
+        music = MusicVAE(name, "cpu")
+        results[name] = {label: response(score_clip(path, music, video, render_audio=False), cuts)
+                         for path, label, cuts in clips}
+    print(json.dumps(results if len(args.models) > 1 else results[args.models[0]], indent=2))
     return 0
 
 
