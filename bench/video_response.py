@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from music_vae.metrics import step_changes
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "clips"
 
@@ -41,7 +43,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def response(score, cuts: list[float] | None = None) -> dict:
     video_moved = np.linalg.norm(np.diff(score.bar_codes, axis=0), axis=1)
-    music_changed = (score.bars[1:] != score.bars[:-1]).mean(axis=1)
+    music_changed = step_changes(score.bars)
     rho = spearman(video_moved, music_changed) if len(video_moved) > 2 else None
     out = {"bars": int(len(score.bars)),
            "spearman_video_change_vs_music_change": None if rho is None else round(rho, 3),

@@ -31,6 +31,15 @@ from .styles import equal_weights, style_labels
 INTERP_POINTS = 16
 
 
+def step_changes(bars):
+    """Share of the 16 tokens that differ between each bar and the next: bars (..., n, 16) give (..., n - 1).
+
+    DESIGN.md's step change, for interpolations and for the bars of a scored clip alike; numpy or torch.
+    """
+    changed = bars[..., 1:, :] != bars[..., :-1, :]
+    return changed.float().mean(-1) if isinstance(changed, torch.Tensor) else changed.mean(-1)
+
+
 def _batches(bars: np.ndarray, size: int):
     for i in range(0, len(bars), size):
         yield bars[i:i + size]
@@ -89,7 +98,7 @@ def interpolation_smoothness(model: BarVAE, bars: np.ndarray, n_pairs: int = 128
     mu_b, _ = model.encode(x[pairs[:, 1]])
     codes = torch.cat([interpolate_codes(a, b, INTERP_POINTS, method) for a, b in zip(mu_a, mu_b)])
     decoded = model.decode(codes).view(len(pairs), INTERP_POINTS, -1)
-    change = (decoded[:, 1:] != decoded[:, :-1]).float().mean(-1)  # (pairs, 15)
+    change = step_changes(decoded)  # (pairs, 15)
     mean, peak = change.mean(1).mean().item(), change.max(1).values.mean().item()
     return {"interp_pairs": len(pairs), "interp_mean_step_change": mean, "interp_max_step_change": peak,
             "interp_evenness": mean / peak if peak > 0 else 1.0}

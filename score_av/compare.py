@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music_vae.metrics import INTERP_POINTS, interpolation_pairs
+from music_vae.metrics import INTERP_POINTS, interpolation_pairs, step_changes
 from music_vae.midi_io import write_midi
 from music_vae.representation import STEPS_PER_BAR, tokens_to_notes
 
@@ -20,11 +20,6 @@ def interpolation_sets(models, bars: np.ndarray, n_pairs: int, seed: int = 0) ->
     """For each model, its interpolations between the same pairs of bars: (pairs, 16 points, 16 steps)."""
     pairs = interpolation_pairs(len(bars), n_pairs, seed)
     return [np.stack([vae.interpolate(bars[a], bars[b], n=INTERP_POINTS) for a, b in pairs]) for vae in models]
-
-
-def step_changes(walk: np.ndarray) -> np.ndarray:
-    """Share of the 16 tokens that differ between neighbouring points of one interpolation."""
-    return (walk[1:] != walk[:-1]).mean(axis=1)
 
 
 def draw_comparison(names: list[str], sets: list[np.ndarray], out: str | os.PathLike) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from music_vae.metrics import step_changes
 from music_vae.representation import STEPS_PER_BAR
 
 from .figures import pyplot, save_figure
@@ -45,7 +46,7 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
 
     # How far the code moved from the bar before, and how much of the bar's music changed.
     moved = np.r_[0.0, np.linalg.norm(np.diff(codes, axis=0), axis=1)]
-    changed = np.r_[0.0, (score.bars[1:] != score.bars[:-1]).mean(axis=1)]
+    changed = np.r_[0.0, step_changes(score.bars)]
     move_ax.bar(edges[1:n], (moved / (moved.max() or 1.0))[1:], width=tl.bar * 0.25, color="#7a8fb8",
                 label="code moved (at the bar line)")
     move_ax.step(edges, np.r_[changed, changed[-1]], where="post", color="#c0392b", label="notes changed")
