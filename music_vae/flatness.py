@@ -130,8 +130,8 @@ def cascade_penalty(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor) -> tor
     one step of 1/150 of the line as on 1/15). So at each point the step whose two likeliest
     tokens are closest is set to the second, and the decoder, given that, is asked to keep every
     later step of the greedy bar: the cross-entropy of the steps after it, summed, averaged over
-    the points. (The likeliest step to flip next; flipping a random step did less per unit of
-    accuracy lost.)
+    the points. The nearest step is the one a walk from this point is likeliest to flip first;
+    in short runs, flipping a random step instead bought a little less for the accuracy it cost.
     """
     with torch.no_grad():
         probs = model.logits(z, inputs).softmax(-1)
