@@ -9,9 +9,11 @@ alternation: a joint step on one loss would have the critic's and the encoder's 
 
 The critic only shapes where the encoder puts real bars; the decoder is never asked what it makes
 of a code drawn from a component. The style cycle asks it: a prior code z of style k is decoded
-greedily, and the bar, read by the encoder, must come back to z. The encoder is held fixed in that
-term (only the decoder learns from it), so the decoder has to write bars that the encoder, trained
-on real bars, itself places in style k; the encoder cannot learn to recognise the decoder's output.
+greedily, and the bar, read by the encoder, must come back to style k's component (the mixture's
+posterior of k; asking for z itself cost accuracy for little gain). The encoder is held fixed in
+that term (only the decoder learns from it), so the decoder has to write bars that the encoder,
+trained on real bars, itself places in style k; the encoder cannot learn to recognise the
+decoder's output.
 Gradients pass the discrete tokens straight through (one-hot forward, softmax backward).
 """
 from __future__ import annotations
