@@ -73,8 +73,8 @@ def main() -> None:
         "variants": {v: {"step_seconds": round(s, 4), "epoch_seconds": round(s * card_bars / batch, 1),
                          "over_vae": round(s / step_s["vae"], 3),
                          "settings": {k: getattr(runs[v][2], k) for k in
-                                      (("flat_weight", "flat_directions", "flat_subset", "flat_every", "bend_weight",
-                                        "cascade_weight") if v == "flat" else
+                                      (("flat_weight", "flat_directions", "flat_subset", "flat_every", "walk_length_weight", "walk_spread_weight",
+                                        "walk_lines") if v == "flat" else
                                        ("adversarial_weight", "critic_steps") if v == "musae" else ())}}
                      for v, s in step_s.items()},
     }, indent=2))

@@ -11,13 +11,16 @@ step covers the space. That costs (k + 1) forward passes of a subset of the batc
 
 G = c*I alone did not make interpolations smoother (issue 4, measured): equal speed in every
 direction still lets a straight line in z wind through many other bars on its way (the plain
-VAE's 16-point walks change 5x more notes in all than their two ends differ by). `bend_penalty`
-asks for the other half of flatness, that the output move straight along the line: it costs
-two more forward passes per point and is what shortens the walks.
+VAE's 16-point walks change 5x more notes in all than their two ends differ by). So the flat
+variant also decodes whole walks between codes of the batch and asks that they be short and even
+(`walk_steps`, `walk_penalties`): the step changes a person hears, made differentiable.
 
-Both are teacher-forced, and a person hears greedy decoding, where one token that changes is
-fed back and can rewrite the rest of the bar; `cascade_penalty` asks that it does not (one more
-forward pass per point). It is what lowers the largest step of a walk.
+With the plain VAE's autoregressive decoder, one note that changes is fed back and rewrites the
+rest of the bar (issue 4, measured: at the biggest step of a walk 1.1 tokens flip teacher-forced,
+6.9 greedily; mostly a note moved by a sixteenth, which shifts every note after it). Penalties
+pushed that down only at a cost in accuracy, so the flat variant's decoder is not fed its past
+(ModelConfig.autoregressive=False, word dropout at rate 1): each step of the bar depends on the
+code alone, the teacher-forced G is the metric of what is played, and no change can cascade.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import BarVAE
+from .representation import STEPS_PER_BAR
 
 FD_STEP = 0.02  # finite-difference step in latent units (codes have unit scale)
 
@@ -62,8 +66,11 @@ def mixup(codes: torch.Tensor, eta: float, generator: torch.Generator | None = N
 def heard_inputs(model: BarVAE, z: torch.Tensor) -> torch.Tensor:
     """Decoder inputs at mixup points: the bar decoded greedily at z itself, shifted for teacher forcing.
 
-    A mixup point has no true bar, and the greedy bar is the one a person hears there.
+    A mixup point has no true bar, and the greedy bar is the one a person hears there. A decoder
+    that is not fed its past (ModelConfig.autoregressive=False) ignores them: no decoding then.
     """
+    if not model.cfg.autoregressive:
+        return torch.full((len(z), STEPS_PER_BAR), model.start_token, dtype=torch.long, device=z.device)
     return model.shifted(model.decode(z))
 
 
@@ -107,39 +114,30 @@ def metric_tensors(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, batch: 
     return torch.cat(out)
 
 
-def bend_penalty(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor, along: torch.Tensor, fraction: float) -> torch.Tensor:
-    """How far the music bends along the mixup line at z: |f(z - h) - 2 f(z) + f(z + h)|^2, h = fraction * along.
+def walk_steps(model: BarVAE, a: torch.Tensor, b: torch.Tensor, points: int = 16, temperature: float = 0.2) -> torch.Tensor:
+    """The steps of the decoded walks from a to b (walks, points - 1), differentiable.
 
-    A flat G makes every step equally fast, but a path can be evenly fast and still wind through
-    many other bars. Zero second difference means the output moves straight from one bar's
-    probabilities to the other's: each step of the bar changes its token once, not back and forth.
-    Teacher-forced on `inputs` (`heard_inputs`), as the flat penalty.
+    A step is the share of the bar's tokens that change between neighbouring points of the walk
+    (DESIGN.md's step change), made differentiable as the total-variation distance between the two
+    points' token distributions sharpened by `temperature`. Each point's distributions are taken
+    given that point's own greedy bar (`heard_inputs`), so their argmax is the bar a person hears
+    there: sharp, the distance counts the notes that change, including those an autoregressive
+    decoder rewrites after one changed note.
     """
-    h = fraction * along
-    f = output_embedding(model, torch.cat([z - h, z, z + h]), inputs.repeat(3, 1)).view(3, len(z), -1)
-    return (f[0] - 2 * f[1] + f[2]).pow(2).sum(-1).mean()
+    t = torch.linspace(0, 1, points, device=a.device)[None, :, None]
+    z = ((1 - t) * a[:, None] + t * b[:, None]).flatten(0, 1)
+    p = F.softmax(model.logits(z, heard_inputs(model, z)) / temperature, dim=-1).view(len(a), points, STEPS_PER_BAR, -1)
+    return 0.5 * (p[:, 1:] - p[:, :-1]).abs().sum(-1).mean(-1)
 
 
-def cascade_penalty(model: BarVAE, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """How much the rest of the bar changes when the token of the greedy bar nearest to flipping flips.
+def walk_penalties(steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How long and how uneven walks are: the mean over walks of L^2 and of n * sum of (step - mean step)^2.
 
-    G and the bend are teacher-forced, so they see each token's own probabilities move smoothly,
-    but a person hears greedy decoding: where one token's argmax changes, every later step is
-    decoded after the new token, and the plain VAE then rewrites the rest of the bar (measured,
-    issue 4: at the biggest step of a walk, 1.1 tokens flip teacher-forced and 6.9 greedily, on
-    one step of 1/150 of the line as on 1/15). So at each point the step whose two likeliest
-    tokens are closest is set to the second, and the decoder, given that, is asked to keep every
-    later step of the greedy bar: the cross-entropy of the steps after it, summed, averaged over
-    the points. The nearest step is the one a walk from this point is likeliest to flip first;
-    in short runs, flipping a random step instead bought a little less for the accuracy it cost.
+    Their sum is the walk's energy n * sum of step^2 (n steps adding up to L), lowest for a walk
+    that is short and changes the same number of notes at every step: the discrete form of Chen
+    et al.'s aim that a straight line in z be a constant-speed geodesic of the music. Apart, they
+    let the loss ask more for even steps than for short walks.
     """
-    with torch.no_grad():
-        probs = model.logits(z, inputs).softmax(-1)
-        top = probs.topk(2, dim=-1)
-        bar, second = top.indices[..., 0], top.indices[..., 1]
-        margin = (top.values[..., 0] - top.values[..., 1])[:, :-1]   # the last step has nothing after it
-        t = margin.argmin(1, keepdim=True)
-        at = torch.arange(bar.shape[1], device=z.device)[None, :]
-        flipped = torch.where(at == t, second, bar)
-    ce = F.cross_entropy(model.logits(z, model.shifted(flipped)).transpose(1, 2), bar, reduction="none")
-    return (ce * (at > t)).sum(1).mean()
+    n = steps.shape[1]
+    length = steps.sum(1)
+    return length.pow(2).mean(), (n * (steps - length[:, None] / n).pow(2).sum(1)).mean()

@@ -1,9 +1,13 @@
-"""The recurrent bar VAE: a bidirectional LSTM encoder and an autoregressive LSTM decoder.
+"""The recurrent bar VAE: a bidirectional LSTM encoder and an LSTM decoder.
 
 As in MusicVAE, the decoder gets z twice: z sets its first state, and z is fed again with the
 previous token at every step, so that the decoder cannot ignore the code. `step` decodes one
 token at a time from any state, which is what lets live playback re-decode the rest of a bar
 from the current step when the picture changes.
+
+With `autoregressive=False` (the flat variant) the previous token is replaced by the start token
+at every step, so each step depends on z alone: a change of one note cannot make the decoder
+rewrite the rest of the bar, and the teacher-forced Jacobian is that of what is played.
 """
 from __future__ import annotations
 
@@ -51,12 +55,16 @@ class BarVAE(nn.Module):
 
     def logits(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (batch, steps, vocab) given decoder inputs (batch, steps)."""
+        if not self.cfg.autoregressive:
+            inputs = torch.full_like(inputs, self.start_token)
         x = torch.cat([self.embed(inputs), z[:, None, :].expand(-1, inputs.shape[1], -1)], dim=-1)
         y, _ = self.decoder(x, self.initial_state(z))
         return self.out(y)
 
     def step(self, z: torch.Tensor, token: torch.Tensor, state):
         """One decoding step: logits of the next token and the new state."""
+        if not self.cfg.autoregressive:
+            token = torch.full_like(token, self.start_token)
         x = torch.cat([self.embed(token), z], dim=-1)[:, None, :]
         y, state = self.decoder(x, state)
         return self.out(y[:, 0]), state

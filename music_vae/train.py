@@ -25,7 +25,7 @@ from .checkpoint import atomic_torch_save, load_model, resolve_model, save_check
 from .configs import Config
 from .corpus import BarCorpus, load_corpus
 from .errors import MusicInputError
-from .flatness import bend_penalty, cascade_penalty, flat_penalty, heard_inputs, mixup
+from .flatness import flat_penalty, heard_inputs, mixup, walk_penalties, walk_steps
 from .metrics import evaluate, reconstruction_accuracy
 from .model import BarVAE, parameter_count, resolve_device
 from .musae import Critic, StylePrior, critic_loss, cycle_loss, encoder_loss
@@ -33,7 +33,7 @@ from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
 from .styles import equal_weights, style_labels
 
 # The loss terms a step reports, shown on the progress bar and kept in the model card.
-LOSS_TERMS = ("rec", "kl_bits", "flat", "bend", "cascade", "adv", "w", "cycle")
+LOSS_TERMS = ("rec", "kl_bits", "flat", "length", "spread", "adv", "w", "cycle")
 
 
 def transposer(bars: torch.Tensor, lo: int, hi: int, generator: torch.Generator):
@@ -70,7 +70,7 @@ def reconstruction(model: BarVAE, x: torch.Tensor, cfg, step: int):
     z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
     inputs = model.shifted(x)
     p_sample = 1.0 - cfg.sampling_rate / (cfg.sampling_rate + math.exp(min(step / cfg.sampling_rate, 50.0)))
-    if p_sample > 0:  # scheduled sampling: replace some inputs with the model's own samples
+    if p_sample > 0 and model.cfg.autoregressive:  # scheduled sampling: some inputs replaced by the model's own samples
         with torch.no_grad():
             own = torch.distributions.Categorical(logits=model.logits(z, inputs)).sample()
         swap = torch.rand(x.shape, device=x.device) < p_sample
@@ -111,14 +111,11 @@ def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step
         flat, c = flat_penalty(model, points, inputs, along, cfg.flat_directions, gen)
         loss = loss + cfg.flat_weight * flat
         stats.update(flat=flat.item(), c=c)
-        if cfg.bend_weight > 0:
-            bend = bend_penalty(model, points, inputs, along, cfg.bend_fraction)
-            loss = loss + cfg.bend_weight * bend
-            stats.update(bend=bend.item())
-        if cfg.cascade_weight > 0:
-            cascade = cascade_penalty(model, points, inputs)
-            loss = loss + cfg.cascade_weight * cascade
-            stats.update(cascade=cascade.item())
+        if cfg.walk_length_weight > 0 or cfg.walk_spread_weight > 0:
+            ends = mu.detach()[:2 * cfg.walk_lines].view(2, -1, mu.shape[1])
+            length, spread = walk_penalties(walk_steps(model, ends[0], ends[1], temperature=cfg.walk_temperature))
+            loss = loss + cfg.walk_length_weight * length + cfg.walk_spread_weight * spread
+            stats.update(length=length.item(), spread=spread.item())
     return loss, stats
 
 
@@ -162,8 +159,8 @@ def initial_weights(model: BarVAE, name_or_path: str, device) -> dict:
     """Load another trained model's weights into `model` (same shape); what the card records of it."""
     path = resolve_model(name_or_path)
     source, source_config, ckpt = load_model(path, device)
-    if replace(source_config.model, styles=(), style_radius=0, style_std=0) != \
-            replace(model.cfg, styles=(), style_radius=0, style_std=0):
+    shape = lambda m: replace(m, styles=(), style_radius=0, style_std=0, autoregressive=True)  # what sizes the weights
+    if shape(source_config.model) != shape(model.cfg):
         raise MusicInputError(f"{path}: its shape differs from this configuration's; cannot start from it")
     model.load_state_dict(source.state_dict())
     return {"model": str(name_or_path), "variant": source_config.train.variant, "steps": ckpt.get("step")}

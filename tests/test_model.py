@@ -92,3 +92,15 @@ def test_a_checkpoint_that_is_not_ours_is_refused(tmp_path):
         load_model(other)
     with pytest.raises(CheckpointError, match="no such model"):
         MusicVAE(str(tmp_path / "missing.pt"))
+
+
+def test_a_checkpoint_from_an_older_version_still_loads(tiny_model, tmp_path):
+    """Checkpoints store their whole configuration; one written before a setting was removed (cascade_weight)
+    or added (autoregressive) must load as it was trained."""
+    ckpt = read_checkpoint(tiny_model)
+    ckpt["config"]["train"]["cascade_weight"] = 0.2
+    del ckpt["config"]["model"]["autoregressive"]
+    old = tmp_path / "old.pt"
+    torch.save(ckpt, old)
+    model, config, _ = load_model(old)
+    assert config.model.autoregressive and config.train == load_model(tiny_model)[1].train

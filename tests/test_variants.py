@@ -1,5 +1,6 @@
 """The flat and MusAE variants: the metric they shape, the prior they sample, the CLI that picks them."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,9 +10,9 @@ from conftest import melody_bars
 from music_vae.configs import get_config
 from music_vae.checkpoint import load_model
 from music_vae.corpus import load_corpus
-from music_vae.flatness import (bend_penalty, cascade_penalty, flat_penalty, heard_inputs, jacobian_products, metric_tensors, mixup,
-                                output_embedding)
-from music_vae.metrics import flatness
+from music_vae.flatness import (flat_penalty, heard_inputs, jacobian_products, metric_tensors, mixup, output_embedding,
+                                walk_penalties, walk_steps)
+from music_vae.metrics import flatness, interpolate_codes, step_changes
 from music_vae.midi_io import write_midi
 from music_vae.model import BarVAE
 from music_vae.musae import StylePrior, cycle_loss, encode_fixed
@@ -59,61 +60,70 @@ def test_the_flat_penalty_flattens_the_decoder():
     assert after["flatness_condition_number"] < 0.5 * before["flatness_condition_number"]
 
 
-def test_the_bend_penalty_straightens_the_walks(tiny_model):
-    """Trained on the bend penalty alone, a trained decoder's output bends less along lines between codes it has not seen."""
-    model = load_model(tiny_model)[0].train()
-    bars = np.stack(melody_bars(8, 4, seed=1)).reshape(-1, 16)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.as_tensor(bars, dtype=torch.long)
+@pytest.mark.parametrize("autoregressive", [True, False])
+def test_walk_steps_count_the_notes_a_greedy_walk_changes(autoregressive):
+    """Sharpened, the differentiable steps of a walk are the measured step changes of the bars decoded along it."""
+    torch.manual_seed(0)
+    model = BarVAE(replace(get_config("tiny").model, autoregressive=autoregressive)).eval()
+    a, b = 3 * torch.randn(6, 8), 3 * torch.randn(6, 8)
     with torch.no_grad():
-        held = mixup(model.encode(x)[0] + torch.randn(len(x), 8, generator=gen), 0.2, gen)
-    bend = lambda points, along: bend_penalty(model, points, heard_inputs(model, points), along, 1 / 15)
-    before = bend(*held).item()
+        soft = walk_steps(model, a, b, temperature=1e-6)
+        walks = model.decode(torch.cat([interpolate_codes(p, q) for p, q in zip(a, b)])).view(6, 16, 16)
+    measured = step_changes(walks)
+    assert measured.sum() > 0
+    assert torch.allclose(soft, measured, atol=1e-3)
+
+
+def test_walk_penalties_part_the_energy_into_length_and_unevenness():
+    even = torch.full((1, 15), 0.05)
+    jumpy = torch.zeros(1, 15)
+    jumpy[0, 7] = 0.75
+    for steps in (even, jumpy):
+        length, spread = walk_penalties(steps)
+        assert torch.isclose(length + spread, 15 * steps.pow(2).sum())
+        assert torch.isclose(length, steps.sum().pow(2))
+    assert walk_penalties(even)[1] < 1e-6 < walk_penalties(jumpy)[1]
+
+
+def test_the_spread_penalty_evens_out_the_walks(tiny_model):
+    """Trained on the unevenness of walks alone, a trained decoder's walks between codes it has not seen have smaller
+    largest steps."""
+    model = load_model(tiny_model)[0].train()
+    bars = torch.as_tensor(np.stack(melody_bars(8, 4, seed=1)).reshape(-1, 16), dtype=torch.long)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        codes = model.encode(bars)[0]
+        held = codes + torch.randn(codes.shape, generator=gen), codes[torch.randperm(len(codes), generator=gen)]
+
+    def largest_steps() -> float:
+        with torch.no_grad():
+            walks = model.decode(torch.cat([interpolate_codes(p, q) for p, q in zip(*held)])).view(len(codes), 16, 16)
+        return step_changes(walks).max(1).values.mean().item()
+
+    before = largest_steps()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(60):
-        points, along = mixup(model.encode(x)[0].detach(), 0.2, gen)
-        loss = bend(points, along)
+        ends = model.encode(bars)[0].detach() + torch.randn(codes.shape, generator=gen)
+        _, spread = walk_penalties(walk_steps(model, ends, ends[torch.randperm(len(ends), generator=gen)]))
         opt.zero_grad()
-        loss.backward()
+        spread.backward()
         opt.step()
-    assert bend(*held).item() < 0.5 * before
+    assert largest_steps() < 0.7 * before
 
 
-def test_the_cascade_penalty_keeps_one_flip_from_rewriting_the_bar(tiny_model):
-    """After training on the cascade penalty alone, setting the token nearest to flipping to its runner-up and
-    decoding the rest greedily changes fewer of the later tokens, at codes it has not seen (far from the bars' own,
-    where the decoder is least sure)."""
-    model = load_model(tiny_model)[0].train()
-    bars = np.stack(melody_bars(8, 4, seed=1)).reshape(-1, 16)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.as_tensor(bars, dtype=torch.long)
-    with torch.no_grad():
-        codes = model.encode(x)[0].repeat(4, 1)
-        held, _ = mixup(codes + 3 * torch.randn(codes.shape, generator=gen), 0.2, gen)
+def test_a_changed_note_rewrites_the_rest_of_the_bar_only_in_the_autoregressive_decoder():
+    """The flat variant's decoder is not fed its past: given other first notes, it decodes the same later ones."""
+    def later_tokens_changed(autoregressive: bool) -> float:
+        torch.manual_seed(0)
+        model = BarVAE(replace(get_config("tiny").model, autoregressive=autoregressive)).eval()
+        z = 2 * torch.randn(64, 8)
+        own = model.decode(z)
+        other = (own[:, :4] + 1 + torch.randint(0, 80, (64, 4))) % 90
+        again = model.decode(z, prefix=other)
+        return (again[:, 4:] != own[:, 4:]).float().mean().item()
 
-    @torch.no_grad()
-    def rewritten() -> float:
-        """Later tokens changed by greedy decoding after the flip, on average over the held points."""
-        probs = model.logits(held, heard_inputs(model, held)).softmax(-1)
-        top = probs.topk(2, dim=-1)
-        t = (top.values[..., 0] - top.values[..., 1])[:, :-1].argmin(1)
-        changed = 0
-        for i, step in enumerate(t.tolist()):
-            prefix = top.indices[i:i + 1, :step + 1, 0].clone()
-            prefix[0, step] = top.indices[i, step, 1]
-            again = model.decode(held[i:i + 1], prefix=prefix)
-            changed += (again[0, step + 1:] != top.indices[i, step + 1:, 0]).sum().item()
-        return changed / len(held)
-
-    before = rewritten()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(60):
-        points, _ = mixup(model.encode(x)[0].detach() + 3 * torch.randn(len(x), 8, generator=gen), 0.2, gen)
-        loss = cascade_penalty(model, points, heard_inputs(model, points))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert before > 0.5 and rewritten() < 0.5 * before
+    assert later_tokens_changed(True) > 0.05
+    assert later_tokens_changed(False) == 0.0
 
 
 def test_style_prior_components_and_moments():
@@ -195,11 +205,11 @@ def test_musae_trains_with_its_styles_and_samples_each(tiny_musae, styled_folder
     assert pitch(high) > pitch(low) + 4, "a sample from the 'high' component should sound higher"
 
 
-def test_flat_variant_trains_from_another_model(tiny_model, midi_folder, tmp_path):
+def test_flat_variant_trains_and_reports_its_flatness(midi_folder, tmp_path):
     out = tmp_path / "flat.pt"
-    cfg = get_config("tiny-flat", data=(str(midi_folder),), steps=20, init_from=str(tiny_model))
+    cfg = get_config("tiny-flat", data=(str(midi_folder),), steps=20)
     card = train(cfg, out, corpus=load_corpus([str(midi_folder)], progress=False), progress=False)
-    assert card["training"]["started_from"]["model"] == str(tiny_model)
+    assert not load_model(out)[1].model.autoregressive
     assert "flat" in card["training"]["final"]
     assert {"flatness_condition_number", "flatness_logdet_std"} <= set(card["metrics"]["test"])
 
