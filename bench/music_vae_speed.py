@@ -20,10 +20,12 @@ from dataclasses import replace
 
 import torch
 
-from music_vae.configs import get_config
+from modelkit import parameter_count
+from music_vae.configs import VaeSettings, get_config
 from music_vae.midi_io import bar_seconds
-from music_vae.model import BarVAE, parameter_count
+from music_vae.model import BarVAE
 from music_vae.train import training_step
+from music_vae.variants import build_loss
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -57,8 +59,9 @@ def main() -> None:
     trainee = BarVAE(config.model)
     trainee.load_state_dict(model.state_dict())
     opt = torch.optim.Adam(trainee.parameters(), lr=1e-4)
-    plain, gen = replace(cfg, variant="vae"), torch.Generator().manual_seed(0)  # the plain VAE's step, whatever the model
-    step_s = median_seconds(lambda: training_step(trainee, opt, x, None, plain, 5000, gen), args.steps)
+    plain = replace(config, train=replace(cfg, loss=VaeSettings()))  # the plain VAE's step, whatever the model
+    loss, gen = build_loss(plain, (), None, "cpu"), torch.Generator().manual_seed(0)
+    step_s = median_seconds(lambda: training_step(trainee, opt, x, None, plain.train, 5000, gen, loss), args.steps)
     bar = bar_seconds(args.bpm)
     sixteenth = bar / 16
     z1, z64 = torch.randn(1, config.model.latent_dim), torch.randn(64, config.model.latent_dim)

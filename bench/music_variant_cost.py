@@ -17,7 +17,7 @@ import os
 import platform
 import statistics
 import time
-from dataclasses import replace
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -27,7 +27,8 @@ from music_vae.configs import VARIANTS, get_config
 from music_vae.corpus import load_corpus
 from music_vae.model import BarVAE
 from music_vae.styles import style_labels
-from music_vae.train import musae_adversary, training_step
+from music_vae.train import training_step
+from music_vae.variants import build_loss
 
 
 def main() -> None:
@@ -42,25 +43,22 @@ def main() -> None:
     rng = np.random.default_rng(0)
     runs = {}
     for variant in VARIANTS:
-        config = get_config(variant)
-        if variant == "musae":
-            config = replace(config, model=replace(config.model, styles=styles))
-        model = BarVAE(config.model)
+        loss = build_loss(get_config(variant), styles, labels, "cpu")
+        model = BarVAE(loss.config.model)
         model.load_state_dict(base.state_dict())
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        adversary = musae_adversary(config, labels, "cpu") if variant == "musae" else None
-        runs[variant] = (model, opt, config.train, adversary, torch.Generator().manual_seed(0))
+        runs[variant] = (model, opt, loss.config.train, loss, torch.Generator().manual_seed(0))
 
     batch = get_config("vae").train.batch_size
     batches = [rng.integers(0, len(corpus), batch) for _ in range(args.steps)]
     times = {v: [] for v in VARIANTS}
     for round_ in range(args.rounds + 1):  # round 0 warms up
-        for variant, (model, opt, cfg, adversary, gen) in runs.items():
+        for variant, (model, opt, cfg, loss, gen) in runs.items():
             model.train()
             t = time.perf_counter()
             for i, idx in enumerate(batches):
                 x = torch.as_tensor(corpus.bars[idx].astype(np.int64))
-                training_step(model, opt, x, torch.as_tensor(labels[idx]), cfg, 5000 + i, gen, adversary)
+                training_step(model, opt, x, torch.as_tensor(labels[idx]), cfg, 5000 + i, gen, loss)
             if round_:
                 times[variant].append((time.perf_counter() - t) / args.steps)
 
@@ -72,10 +70,7 @@ def main() -> None:
         "batch_size": batch, "epoch_bars": card_bars, "timed_steps": args.steps * args.rounds,
         "variants": {v: {"step_seconds": round(s, 4), "epoch_seconds": round(s * card_bars / batch, 1),
                          "over_vae": round(s / step_s["vae"], 3),
-                         "settings": {k: getattr(runs[v][2], k) for k in
-                                      (("flat_weight", "flat_directions", "flat_subset", "flat_every", "walk_length_weight", "walk_spread_weight",
-                                        "walk_lines") if v == "flat" else
-                                       ("adversarial_weight", "critic_steps") if v == "musae" else ())}}
+                         "settings": asdict(runs[v][2].loss)}
                      for v, s in step_s.items()},
     }, indent=2))
 

@@ -1,11 +1,12 @@
-"""Is scoring a clip bounded by decoding the video? `score-av render` against `ffmpeg -f null`.
+"""Is scoring a clip bounded by decoding the video? `render_clip` against `ffmpeg -f null`.
 
 Makes (once, cached) a real 720p H.264 clip of at least five minutes from the shared clip
 `one-by-one-person-detection.mp4` (scaled to 1280x720 at 30 fps, then looped with
 `ffmpeg -stream_loop N -c copy`), then in the same run times:
 
 - `ffmpeg -i CLIP -f null -`: FFmpeg decoding every frame, the reference;
-- `score-av render CLIP -o OUT`: the whole command, start-up included;
+- a render of the clip in a fresh Python process (`score_av.render.render_clip`, what
+  `score-av render` calls), start-up included: imports, loading both models, scoring, muxing;
 - the start-up alone (imports and loading both models), in a process of its own.
 
 Prints JSON with the times and the ratios render / ffmpeg, with and without the start-up.
@@ -24,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT.parent / "shared" / "clips" / "one-by-one-person-detection.mp4"
-CACHE = Path(os.environ.get("SCORE_AV_CACHE", Path.home() / ".cache" / "score-av")) / "bench"
+from looped_clips import PERSON, looped, person_720p
+
 STARTUP = ("import time; t = time.time(); "
-           "from score_av.cli import main; from score_av.cli import render; "
-           "from music_vae.trained_model import MusicVAE; from video_vae.trained_model import VideoVAE; "
-           "import av, fluidsynth; MusicVAE('vae', 'cpu'); VideoVAE('video', 'cpu'); print(time.time() - t)")
+           "from score_av.render import render_clip; from score_av.models import Models; "
+           "import av, fluidsynth; Models.load('vae', 'video', 'cpu'); print(time.time() - t)")
+RENDER = ("import sys; from score_av.render import RenderOptions, render_clip; "
+          "render_clip(sys.argv[1], sys.argv[2], RenderOptions(device='cpu', analysis_fps=float(sys.argv[3])))")
 
 
 def run(cmd: list[str]) -> float:
@@ -39,26 +40,8 @@ def run(cmd: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def make_clip(minutes: float) -> Path:
-    """The looped 720p clip, made once and kept in the cache."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    base = CACHE / "person-720p30.mp4"
-    if not base.exists():
-        tmp = base.with_name(".partial." + base.name)
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(SOURCE), "-vf", "scale=1280:720,fps=30",
-                        "-c:v", "libx264", "-preset", "medium", "-crf", "23", "-pix_fmt", "yuv420p",
-                        "-an", str(tmp)], check=True)
-        os.replace(tmp, base)
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-                            str(base)], check=True, capture_output=True, text=True)
-    loops = max(0, int(minutes * 60 // float(probe.stdout) + 1) - 1)
-    looped = CACHE / f"person-720p30-x{loops + 1}.mp4"
-    if not looped.exists():
-        tmp = looped.with_name(".partial." + looped.name)
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", str(loops), "-i", str(base),
-                        "-c", "copy", str(tmp)], check=True)
-        os.replace(tmp, looped)
-    return looped
+def render(clip: Path, out: Path, analysis_fps: float = 8.0) -> float:
+    return run([sys.executable, "-c", RENDER, str(clip), str(out), str(analysis_fps)])
 
 
 def main() -> int:
@@ -71,20 +54,18 @@ def main() -> int:
     args = ap.parse_args()
     if not shutil.which("ffmpeg"):
         sys.exit("bench/render_speed.py needs the ffmpeg program: `apt-get install ffmpeg` (make bench does)")
-    if args.clip is None and not SOURCE.exists():
-        sys.exit(f"{SOURCE} is missing: pass --clip A_720P_CLIP")
-    clip = args.clip or make_clip(args.minutes)
-    score_av = str(Path(sys.executable).with_name("score-av"))
+    if args.clip is None and not PERSON.exists():
+        sys.exit(f"{PERSON} is missing: pass --clip A_720P_CLIP")
+    clip = args.clip or looped(person_720p(), args.minutes)
     ffmpeg_s, render_s, startup_s, every_s = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             ffmpeg_s.append(run(["ffmpeg", "-v", "error", "-i", str(clip), "-f", "null", "-"]))
-            render_s.append(run([score_av, "render", str(clip), "-o", str(Path(tmp) / "scored.mp4"), "--quiet"]))
+            render_s.append(render(clip, Path(tmp) / "scored.mp4"))
             out = subprocess.run([sys.executable, "-c", STARTUP], check=True, capture_output=True, text=True)
             startup_s.append(float(out.stdout.strip().splitlines()[-1]))
             if args.every_frame:
-                every_s.append(run([score_av, "render", str(clip), "-o", str(Path(tmp) / "every.mp4"), "--quiet",
-                                    "--analysis-fps", "0"]))
+                every_s.append(render(clip, Path(tmp) / "every.mp4", analysis_fps=0))
         import av
 
         with av.open(str(clip)) as c:

@@ -1,4 +1,4 @@
-"""Does the music follow the picture? DESIGN.md's video-response figures on real and made clips.
+"""Does the music follow the picture? the video-response figures of docs/architecture.md on real and made clips.
 
 For each clip: the Spearman correlation between how far the video code moved from one bar to the
 next and how much of the music changed (share of the 16 tokens that differ), and, on the demo
@@ -62,7 +62,7 @@ def response(score, cuts: list[float] | None = None) -> dict:
 
 def main() -> int:
     from music_vae.trained_model import MusicVAE
-    from score_av.cli.demo import DEMO_CLIP, SHOTS, make_demo_clip
+    from score_av.demo import DEMO_CLIP, SHOTS, make_demo_clip
     from score_av.score import score_clip
     from video_vae.trained_model import VideoVAE
 
@@ -76,7 +76,7 @@ def main() -> int:
     results = {}
     for name in args.models:
         music = MusicVAE(name, "cpu")
-        results[name] = {label: response(score_clip(path, music, video, render_audio=False), cuts)
+        results[name] = {label: response(score_clip(path, music, video), cuts)
                          for path, label, cuts in clips}
     print(json.dumps(results if len(args.models) > 1 else results[args.models[0]], indent=2))
     return 0

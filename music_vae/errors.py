@@ -1,7 +1,9 @@
 """Foreseeable problems with what a person gives us; the CLI prints their message as one line."""
 
+import modelkit
 
-class MusicVAEError(Exception):
+
+class MusicVAEError(modelkit.UserError):
     """Base for errors whose message is meant for the person, not a traceback."""
 
 
@@ -9,5 +11,5 @@ class MusicInputError(MusicVAEError):
     """A music file or folder that cannot be read or holds nothing usable."""
 
 
-class CheckpointError(MusicVAEError):
+class CheckpointError(MusicVAEError, modelkit.CheckpointError):
     """A checkpoint that is missing, not ours, or from an incompatible version."""

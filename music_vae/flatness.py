@@ -118,7 +118,7 @@ def walk_steps(model: BarVAE, a: torch.Tensor, b: torch.Tensor, points: int = 16
     """The steps of the decoded walks from a to b (walks, points - 1), differentiable.
 
     A step is the share of the bar's tokens that change between neighbouring points of the walk
-    (DESIGN.md's step change), made differentiable as the total-variation distance between the two
+    (the step change of docs/architecture.md), made differentiable as the total-variation distance between the two
     points' token distributions sharpened by `temperature`. Each point's distributions are taken
     given that point's own greedy bar (`heard_inputs`), so their argmax is the bar a person hears
     there: sharp, the distance counts the notes that change, including those an autoregressive

@@ -1,4 +1,4 @@
-"""The figures of DESIGN.md, computed one way for the CLI, the tests, benchmarks and model cards.
+"""The figures of docs/architecture.md, computed one way for the CLI, the tests, benchmarks and model cards.
 
 - teacher_forced_accuracy: share of steps where argmax given z = mu(x) and the true previous
   tokens is the true token; sampled_accuracy: the same when the decoder runs greedily on its own.
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from .corpus import BarCorpus
 from .flatness import metric_tensors
 from .model import BarVAE
-from .musae import StylePrior
+from .prior import StylePrior
 from .styles import equal_weights, style_labels
 
 INTERP_POINTS = 16
@@ -34,7 +34,7 @@ INTERP_POINTS = 16
 def step_changes(bars):
     """Share of the 16 tokens that differ between each bar and the next: bars (..., n, 16) give (..., n - 1).
 
-    DESIGN.md's step change, for interpolations and for the bars of a scored clip alike; numpy or torch.
+    the step change of docs/architecture.md, for interpolations and for the bars of a scored clip alike; numpy or torch.
     """
     changed = bars[..., 1:, :] != bars[..., :-1, :]
     return changed.float().mean(-1) if isinstance(changed, torch.Tensor) else changed.mean(-1)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from .configs import ModelConfig
 from .representation import STEPS_PER_BAR
 
@@ -91,13 +92,3 @@ class BarVAE(nn.Module):
             out.append(token)
         return torch.stack(out, dim=1)
 
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' is CUDA when present, else the CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)

@@ -1,10 +1,9 @@
-"""MusAE's parts: a Gaussian-mixture prior with one component per style, and the critic on z.
+"""MusAE's training parts: the critic on z, and the style cycle.
 
-The prior: component k is N(m_k, s^2 I) with m_k = r * e_k (the k-th latent axis), so the styles
-sit on orthogonal axes, r / s apart enough to separate and the other axes left to the music.
-The critic scores a code with its style's own output and is trained with WGAN-GP to tell codes
-drawn from that style's component from codes the encoder gives bars of that style; the encoder
-is trained to fool it. Every style weighs the same in both losses. The two are updated in
+The prior is a Gaussian mixture with one component per style (prior.StylePrior). The critic
+scores a code with its style's own output and is trained with WGAN-GP to tell codes drawn from
+that style's component from codes the encoder gives bars of that style; the encoder is trained
+to fool it. Every style weighs the same in both losses. The two are updated in
 alternation: a joint step on one loss would have the critic's and the encoder's terms cancel.
 
 The critic only shapes where the encoder puts real bars; the decoder is never asked what it makes
@@ -23,30 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import BarVAE
-
-
-class StylePrior:
-    """The mixture: component means (K, d) and one standard deviation."""
-
-    def __init__(self, styles: tuple[str, ...], dim: int, radius: float, std: float):
-        if len(styles) > dim:
-            raise ValueError(f"{len(styles)} styles need a latent of at least that size, not {dim}")
-        self.styles, self.dim, self.radius, self.std = tuple(styles), dim, radius, std
-        self.means = torch.zeros(len(styles), dim)
-        self.means[torch.arange(len(styles)), torch.arange(len(styles))] = radius
-
-    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One code from the component of each label."""
-        noise = torch.randn(len(labels), self.dim, generator=generator)
-        return (self.means[labels.cpu()] + self.std * noise).to(labels.device)
-
-    def moments(self, style: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and per-axis std of one style's component, or of the whole mixture (equal weights)."""
-        if style is not None:
-            return self.means[self.styles.index(style)], torch.full((self.dim,), self.std)
-        mean = self.means.mean(0)
-        var = self.std ** 2 + ((self.means - mean) ** 2).mean(0)
-        return mean, var.sqrt()
+from .prior import StylePrior
 
 
 class Critic(nn.Module):

@@ -1,39 +1,32 @@
 """Training the bar VAE and its variants: the whole loop on one screen.
 
-Loss as in MusicVAE: cross-entropy summed over the 16 steps, plus beta (annealed up to
-beta_max) times the KL above the free bits; scheduled sampling feeds the decoder its own
-samples at a growing rate. `flat` adds the flat-manifold penalties on mixup points of the batch's
-codes (flatness.py); `musae` replaces the KL term with fooling a critic, which gets its own updates first.
-Bars are transposed at random each batch. The checkpoint OUT.pt (weights + config) and
-OUT.train.pt (optimisers, step; what --resume continues from) are rewritten every eval_every
-steps; the model card OUT.json is written at the end.
+The loss is the variant's (variants.py), chosen by the settings the configuration holds: MusicVAE's
+cross-entropy summed over the 16 steps with scheduled sampling, plus beta times the KL above the free
+bits (`vae`); plus the flat-manifold penalties (`flat`); or a critic to fool in place of the KL term,
+which gets its own updates first (`musae`). Bars are transposed at random each batch. The checkpoint
+OUT.pt (weights + config) and OUT.train.pt (optimisers, the loss's own state, step; what --resume
+continues from) are rewritten every eval_every steps; the model card OUT.json is written at the end.
 """
 from __future__ import annotations
 
-import math
-import os
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .checkpoint import atomic_torch_save, load_model, resolve_model, save_checkpoint, write_model_card
+from modelkit import atomic_torch_save, machine_record, parameter_count, resolve_device
+
+from .checkpoint import load_model, resolve_model, save_checkpoint, write_model_card
 from .configs import Config
 from .corpus import BarCorpus, load_corpus
 from .errors import MusicInputError
-from .flatness import flat_penalty, heard_inputs, mixup, walk_penalties, walk_steps
 from .metrics import evaluate, reconstruction_accuracy
-from .model import BarVAE, parameter_count, resolve_device
-from .musae import Critic, StylePrior, critic_loss, cycle_loss, encoder_loss
+from .model import BarVAE
 from .representation import FIRST_PITCH_TOKEN, VOCAB_SIZE, pitch_bounds
-from .styles import equal_weights, style_labels
-
-# The loss terms a step reports, shown on the progress bar and kept in the model card.
-LOSS_TERMS = ("rec", "kl_bits", "flat", "length", "spread", "adv", "w", "cycle")
+from .styles import style_labels
+from .variants import VariantLoss, build_loss
 
 
 def transposer(bars: torch.Tensor, lo: int, hi: int, generator: torch.Generator):
@@ -64,95 +57,16 @@ def double_time_pairs(bars: np.ndarray, tune: np.ndarray) -> tuple[np.ndarray, n
     return np.concatenate([bars[i, ::2], bars[i + 1, ::2]], axis=1), i
 
 
-def reconstruction(model: BarVAE, x: torch.Tensor, cfg, step: int):
-    """Cross-entropy per bar with scheduled sampling; also mu, logvar, the sampled z and the sampling rate."""
-    mu, logvar = model.encode(x)
-    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-    inputs = model.shifted(x)
-    p_sample = 1.0 - cfg.sampling_rate / (cfg.sampling_rate + math.exp(min(step / cfg.sampling_rate, 50.0)))
-    if p_sample > 0 and model.cfg.autoregressive:  # scheduled sampling: some inputs replaced by the model's own samples
-        with torch.no_grad():
-            own = torch.distributions.Categorical(logits=model.logits(z, inputs)).sample()
-        swap = torch.rand(x.shape, device=x.device) < p_sample
-        swap[:, 0] = False
-        inputs = torch.where(swap, torch.cat([inputs[:, :1], own[:, :-1]], 1), inputs)
-    logits = model.logits(z, inputs)
-    rec = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x.reshape(-1), reduction="sum") / len(x)
-    return rec, mu, logvar, z, p_sample
-
-
-def kl_penalty(mu: torch.Tensor, logvar: torch.Tensor, cfg, step: int) -> tuple[torch.Tensor, dict]:
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
-    beta = cfg.beta_max * (1.0 - cfg.beta_rate ** step)
-    return beta * torch.clamp(kl - cfg.free_bits * math.log(2.0), min=0.0), \
-        {"kl_bits": kl.item() / math.log(2.0), "beta": beta}
-
-
-def variant_loss(model: BarVAE, x: torch.Tensor, labels: torch.Tensor, cfg, step: int,
-                 gen: torch.Generator, critic: Critic | None = None,
-                 prior: StylePrior | None = None) -> tuple[torch.Tensor, dict]:
-    """The loss of cfg.variant for one batch (the critic's own update is `critic_update`)."""
-    rec, mu, logvar, z, p_sample = reconstruction(model, x, cfg, step)
-    stats = {"rec": rec.item(), "p_sample": p_sample}
-    if cfg.variant == "musae":
-        adversarial = encoder_loss(critic, z, labels)
-        loss, stats = rec + cfg.adversarial_weight * adversarial, {**stats, "adv": adversarial.item()}
-        if cfg.cycle_weight > 0:
-            drawn = torch.randint(len(prior.styles), (cfg.cycle_codes,), generator=gen).to(x.device)
-            cycle = cycle_loss(model, prior, drawn, gen)
-            loss, stats = loss + cfg.cycle_weight * cycle, {**stats, "cycle": cycle.item()}
-        return loss, stats
-    penalty, kl_stats = kl_penalty(mu, logvar, cfg, step)
-    loss = rec + penalty
-    stats.update(kl_stats)
-    if cfg.variant == "flat" and step % cfg.flat_every == 0:
-        points, along = mixup(mu.detach()[:cfg.flat_subset], cfg.mixup_eta, gen)
-        inputs = heard_inputs(model, points)
-        flat, c = flat_penalty(model, points, inputs, along, cfg.flat_directions, gen)
-        loss = loss + cfg.flat_weight * flat
-        stats.update(flat=flat.item(), c=c)
-        if cfg.walk_length_weight > 0 or cfg.walk_spread_weight > 0:
-            ends = mu.detach()[:2 * cfg.walk_lines].view(2, -1, mu.shape[1])
-            length, spread = walk_penalties(walk_steps(model, ends[0], ends[1], temperature=cfg.walk_temperature))
-            loss = loss + cfg.walk_length_weight * length + cfg.walk_spread_weight * spread
-            stats.update(length=length.item(), spread=spread.item())
-    return loss, stats
-
-
-def critic_update(critic: Critic, opt: torch.optim.Optimizer, model: BarVAE, x: torch.Tensor,
-                  labels: torch.Tensor, prior: StylePrior, cfg, gen: torch.Generator) -> float:
-    """cfg.critic_steps WGAN-GP updates of the critic on this batch's codes; the last distance."""
-    with torch.no_grad():
-        mu, logvar = model.encode(x)
-        fake = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-    distance = 0.0
-    for _ in range(cfg.critic_steps):
-        loss, distance = critic_loss(critic, prior.sample(labels, gen), fake, labels, cfg.gradient_penalty)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return distance
-
-
-def musae_adversary(config: Config, labels: np.ndarray, device) -> tuple[Critic, torch.optim.Optimizer, StylePrior]:
-    """MusAE's critic (every style weighted the same over `labels`), its optimiser, and the prior."""
-    m, styles = config.model, config.model.styles
-    critic = Critic(m.latent_dim, len(styles), style_weight=equal_weights(labels, len(styles))).to(device)
-    opt = torch.optim.Adam(critic.parameters(), lr=config.train.critic_learning_rate, betas=(0.5, 0.9))
-    return critic, opt, StylePrior(styles, m.latent_dim, m.style_radius, m.style_std)
-
-
 def training_step(model: BarVAE, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, cfg, step: int,
-                  gen: torch.Generator, adversary: tuple | None = None) -> dict:
-    """One update of cfg.variant; `adversary` = (critic, its optimiser, prior) for musae, updated first."""
-    critic, opt_critic, prior = adversary or (None, None, None)
-    distance = critic_update(critic, opt_critic, model, x, y, prior, cfg, gen) if critic is not None else None
-    loss, stats = variant_loss(model, x, y, cfg, step, gen, critic, prior)
+                  gen: torch.Generator, loss: VariantLoss) -> dict:
+    """One update with the variant's loss; its own parts (musae's critic) are updated first."""
+    before = loss.before_step(model, x, y, gen)
+    value, stats = loss.batch_loss(model, x, y, step, gen)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    value.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     opt.step()
-    return stats if distance is None else {**stats, "w": distance}
+    return {**stats, **before}
 
 
 def initial_weights(model: BarVAE, name_or_path: str, device) -> dict:
@@ -191,12 +105,8 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
     watch = valid_set if len(valid_set) else train_set  # a tiny corpus may have no validation tune
     valid_bars = watch.bars[np.random.default_rng(0).permutation(len(watch))[:2048]]
 
-    critic = prior = opt_critic = None
-    if cfg.variant == "musae":
-        if len(styles) < 2:
-            raise MusicInputError(f"{' '.join(cfg.data)}: musae needs tunes of at least two styles, found {len(styles)}")
-        config = replace(config, model=replace(config.model, styles=styles))
-        critic, opt_critic, prior = musae_adversary(config, train_labels, dev)
+    loss = build_loss(config, styles, train_labels, dev)
+    config = loss.config  # with what the loss adds to the model (musae: its styles)
     model = BarVAE(config.model).to(dev)
     started_from = initial_weights(model, cfg.init_from, dev) if cfg.init_from else None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
@@ -208,9 +118,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, wall = state["step"], state["wall_seconds"]
-        if critic is not None:
-            critic.load_state_dict(state["critic"])
-            opt_critic.load_state_dict(state["critic_optimizer"])
+        loss.load_state_dict(state)
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
 
@@ -223,10 +131,10 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
             group["lr"] = lr
         idx = torch.randint(len(data), (cfg.batch_size,), generator=gen)
         x, y = batch_of(idx).to(dev), labels[idx].to(dev)
-        stats = training_step(model, opt, x, y, cfg, step, gen, (critic, opt_critic, prior) if critic else None)
+        stats = training_step(model, opt, x, y, cfg, step, gen, loss)
         step += 1
         bar.update()
-        bar.set_postfix(rec=f"{stats['rec']:.2f}", **{k: f"{stats[k]:.3g}" for k in LOSS_TERMS[1:] if k in stats},
+        bar.set_postfix(rec=f"{stats['rec']:.2f}", **{k: f"{stats[k]:.3g}" for k in loss.terms[1:] if k in stats},
                         **valid)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             acc = reconstruction_accuracy(model, valid_bars)
@@ -234,9 +142,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
             save_checkpoint(out, model, config, step)
             atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                                "wall_seconds": time.time() - t0, "generator": gen.get_state(),
-                               "torch_rng": torch.get_rng_state(),
-                               **({"critic": critic.state_dict(), "critic_optimizer": opt_critic.state_dict()}
-                                  if critic is not None else {})}, state_path)
+                               "torch_rng": torch.get_rng_state(), **loss.state_dict()}, state_path)
     bar.close()
     wall = time.time() - t0
     model, _, _ = load_model(out, dev)  # the card describes the weights as stored (float16)
@@ -255,13 +161,9 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
                                     "eighth-note grid" if cfg.double_time else "")},
         "training": {"steps": step, "batch_size": cfg.batch_size, "wall_seconds": round(wall, 1),
                      "started_from": started_from,
-                     "final": {k: round(stats[k], 4) for k in LOSS_TERMS if k in stats}},
-        **({"styles": {"names": list(styles), "grouping": "music_vae/styles.py",
-                       "prior": f"N({config.model.style_radius} e_k, {config.model.style_std}^2 I), one component per style"}}
-           if prior is not None else {}),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "torch": torch.__version__, "device": str(dev),
-                    "threads": torch.get_num_threads()},
+                     "final": {k: round(stats[k], 4) for k in loss.terms if k in stats}},
+        **loss.card(),
+        "machine": machine_record(dev),
         "metrics": {"test": evaluate(model, test_set.bars, style_data=(train_set, test_set)) if len(test_set) >= 2 else {},
                     **{name: evaluate(model, load_corpus([name], progress=progress).bars)
                        for name in cfg.held_out}},

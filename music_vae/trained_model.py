@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from modelkit import resolve_device
+
 from .checkpoint import load_model, read_model_card, resolve_model
 from .errors import MusicInputError
 from .metrics import interpolate_codes
-from .model import resolve_device
-from .musae import StylePrior
+from .prior import StylePrior
 from .representation import STEPS_PER_BAR
 
 

@@ -1,20 +1,29 @@
-"""From the video VAE's latent space to the music VAE's: z_music = R · standardise(z_video).
+"""From the video VAE's latent space to the music VAE's: the whole way from a picture's code to
+the code the music model decodes,
 
-Standardising over the clip lets any footage, dark or bright, busy or calm, use the whole music
-space; R (orthogonal, identity by default, another one per seed) lets a person hear other music
-for the same picture. Dimensions the video model never uses carry only noise, so they are left
-out, and no dimension is scaled up by more than its spread over the model's training footage
-allows: a still picture stays steady music instead of amplified compression noise.
+    z_music = prior_mean + prior_std * R · standardise(z_video).
+
+Standardising lets any footage, dark or bright, busy or calm, use the whole music space; R
+(orthogonal, identity by default, another one per seed) lets a person hear other music for the
+same picture; the prior's mean and spread (N(0, I) for vae and flat, the style mixture or one
+style's component for musae) put the codes where the music model expects them. Dimensions the
+video model never uses carry only noise, so they are left out, and no dimension is scaled up by
+more than its spread over the model's training footage allows: a still picture stays steady
+music instead of amplified compression noise.
+
+Two fits behind one interface (`observe` codes, then call the mapping on codes):
+`ClipMapping` standardises by the statistics of the whole clip (render and batch know every code
+before the first bar is decoded); `RunningMapping` by statistics that follow the codes as they
+come, forgetting the old ones over a window (live).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 ACTIVE_STD = 0.1     # a latent dimension whose mean code varies less than this over the training data is unused
 MIN_SPREAD = 0.5     # the clip's spread in a dimension counts as at least this share of the training spread
 STEADY = 1.0         # music-space distance below which a bar keeps the code being played (|z| is about 5.6)
+RUNNING_WINDOW = 480  # frames a running fit remembers (1/e): a minute at the default 8 analysed frames a second
 
 
 def rotation(dim: int, seed: int | None) -> np.ndarray:
@@ -26,30 +35,101 @@ def rotation(dim: int, seed: int | None) -> np.ndarray:
     return (q * np.sign(np.diag(r))).astype(np.float32)  # sign fix makes it uniform (Haar)
 
 
-@dataclass
 class Mapping:
-    """Fitted standardisation and rotation; `__call__` maps video codes (n, d) to music codes."""
-    mean: np.ndarray
-    scale: np.ndarray
-    active: np.ndarray   # bool (d,)
-    rotation: np.ndarray
+    """Video codes (n, d) to music codes (n, d); the statistics come from `observe` (see the subclasses)."""
+
+    def __init__(self, train_std: np.ndarray, seed: int | None = None,
+                 prior: tuple[np.ndarray, np.ndarray] | None = None):
+        """`train_std`: the video codes' spread over the model's training data; `prior`: the mean and
+        per-axis std of where music codes should go (default N(0, I))."""
+        self.train_std = np.asarray(train_std, dtype=np.float32)
+        dim = self.train_std.shape[0]
+        self.active = self.train_std > ACTIVE_STD
+        self.rotation = rotation(dim, seed)
+        mean, std = prior if prior is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
+        self.prior_mean, self.prior_std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
 
     @classmethod
-    def fit(cls, codes: np.ndarray, train_std: np.ndarray, seed: int | None = None) -> "Mapping":
-        """Statistics of a clip's video codes (n, d); `train_std` is the spread over the model's data."""
+    def fit(cls, codes: np.ndarray, train_std: np.ndarray, seed: int | None = None,
+            prior: tuple[np.ndarray, np.ndarray] | None = None) -> "ClipMapping":
+        """The offline mapping of a whole clip's video codes (n, d)."""
+        mapping = ClipMapping(train_std, seed, prior)
+        mapping.observe(codes)
+        return mapping
+
+    def _check(self, codes: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes, dtype=np.float32)
-        train_std = np.asarray(train_std, dtype=np.float32)
-        if codes.ndim != 2 or codes.shape[1] != train_std.shape[0]:
-            raise ValueError(f"codes must be (n, {train_std.shape[0]}), got {codes.shape}")
-        active = train_std > ACTIVE_STD
-        scale = np.maximum(codes.std(axis=0), MIN_SPREAD * train_std)
-        return cls(codes.mean(axis=0), np.where(active, scale, 1.0).astype(np.float32), active,
-                   rotation(codes.shape[1], seed))
+        if codes.ndim != 2 or codes.shape[1] != self.train_std.shape[0]:
+            raise ValueError(f"codes must be (n, {self.train_std.shape[0]}), got {codes.shape}")
+        return codes
+
+    def _scale(self, std: np.ndarray) -> np.ndarray:
+        scale = np.maximum(std, MIN_SPREAD * self.train_std)
+        return np.where(self.active, scale, 1.0).astype(np.float32)
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and scale (n, d) that standardise a code now."""
+        raise NotImplementedError
+
+    def observe(self, codes: np.ndarray) -> None:
+        raise NotImplementedError
 
     def __call__(self, codes: np.ndarray) -> np.ndarray:
-        z = (np.asarray(codes, dtype=np.float32) - self.mean) / self.scale
+        mean, scale = self.statistics()
+        z = (np.asarray(codes, dtype=np.float32) - mean) / scale
         z = np.where(self.active, z, 0.0)
-        return (z @ self.rotation.T).astype(np.float32)
+        z = (z @ self.rotation.T).astype(np.float32)
+        return self.prior_mean + self.prior_std * z
+
+
+class ClipMapping(Mapping):
+    """Standardised by the mean and spread of every code observed (a whole clip)."""
+
+    def __init__(self, train_std, seed=None, prior=None):
+        super().__init__(train_std, seed, prior)
+        self._seen: list[np.ndarray] = []
+        self._fitted: tuple[np.ndarray, np.ndarray] | None = None
+
+    def observe(self, codes: np.ndarray) -> None:
+        self._seen.append(self._check(codes))
+        self._fitted = None
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._fitted is None:
+            if not self._seen:
+                raise ValueError("a clip mapping needs the clip's codes: observe them first")
+            codes = np.concatenate(self._seen) if len(self._seen) > 1 else self._seen[0]
+            self._seen = [codes]
+            self._fitted = codes.mean(axis=0), self._scale(codes.std(axis=0))
+        return self._fitted
+
+
+class RunningMapping(Mapping):
+    """Standardised by running statistics: the plain mean and spread of the first `window` codes,
+    then an exponential average that forgets older codes with a time constant of `window` codes.
+    Before any code is seen, the model's own training statistics stand in."""
+
+    def __init__(self, train_std, seed=None, prior=None, window: int = RUNNING_WINDOW,
+                 train_mean: np.ndarray | None = None):
+        super().__init__(train_std, seed, prior)
+        if window < 1:
+            raise ValueError(f"window must be at least 1 code, got {window}")
+        self.window = window
+        self.count = 0
+        self.mean = np.zeros_like(self.train_std) if train_mean is None else np.asarray(train_mean, np.float64)
+        self.mean = self.mean.astype(np.float64)
+        self.var = self.train_std.astype(np.float64) ** 2
+
+    def observe(self, codes: np.ndarray) -> None:
+        for code in self._check(codes).astype(np.float64):
+            self.count += 1
+            rate = max(1.0 / self.count, 1.0 / self.window)
+            delta = code - self.mean
+            self.mean = self.mean + rate * delta
+            self.var = (1.0 - rate) * (self.var + rate * delta * delta)
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.mean.astype(np.float32), self._scale(np.sqrt(self.var).astype(np.float32))
 
 
 def smooth(codes: np.ndarray, amount: float) -> np.ndarray:

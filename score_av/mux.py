@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -88,11 +90,91 @@ def check_writable(path: Path) -> None:
         raise MuxError(f"{path}: the folder {folder} is not writable; choose another with -o")
 
 
-class AudioWriter:
-    """Encodes a soundtrack (n, 2) as AAC in frames, on demand (`write_until`), so it interleaves
-    with the video packets; `finish` writes the rest and flushes the encoder."""
+class AudioSource(Protocol):
+    """Where the soundtrack comes from: `total` samples, read in order (a `synth.SynthStream`)."""
+    total: int
 
-    def __init__(self, container, audio: np.ndarray, sample_rate: int, start: float):
+    def read(self, n: int) -> np.ndarray:
+        """The next min(n, samples left) samples, (m, 2) float32."""
+
+
+class ArrayAudio:
+    """A soundtrack already held whole, (n, 2), read as an `AudioSource`."""
+
+    def __init__(self, audio: np.ndarray):
+        self.audio = np.asarray(audio, dtype=np.float32)
+        self.total = len(self.audio)
+        self.position = 0
+
+    def read(self, n: int) -> np.ndarray:
+        chunk = self.audio[self.position:self.position + max(n, 0)]
+        self.position += len(chunk)
+        return chunk
+
+
+class ReadAhead:
+    """Reads another `AudioSource` in a thread of its own, `chunk` samples at a time, at most `depth`
+    chunks ahead: synthesis (FluidSynth, which releases the GIL) overlaps the AAC encoding, and
+    memory stays bounded."""
+
+    def __init__(self, source: AudioSource, chunk: int, depth: int = 4):
+        self.source, self.total = source, source.total
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._buffer = np.empty((0, 2), np.float32)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(chunk,), name="synthesise", daemon=True)
+        self._thread.start()
+
+    def _fill(self, chunk: int) -> None:
+        try:
+            while not self._stop.is_set():
+                block = self.source.read(chunk)
+                self._put(block)
+                if len(block) == 0:
+                    return
+        except BaseException as exc:  # handed to the reading thread
+            self._put(exc)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int) -> np.ndarray:
+        parts, have = [], 0
+        while have < n:
+            if len(self._buffer) == 0:
+                item = self._queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if len(item) == 0:
+                    self._queue.put(item)  # the end stays the end for the next read
+                    break
+                self._buffer = item
+            take = self._buffer[:n - have]
+            self._buffer = self._buffer[len(take):]
+            parts.append(take)
+            have += len(take)
+        if not parts:
+            return np.empty((0, 2), np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class AudioWriter:
+    """Encodes a soundtrack as AAC in frames, on demand (`write_until`), so it interleaves with the
+    video packets; `finish` writes the rest and flushes the encoder. The soundtrack is read from
+    an `AudioSource` (or a whole (n, 2) array) only as the encoder needs it. `on_audio(chunk)` sees
+    every chunk encoded (the CLI's --wav writes the same samples as they pass)."""
+
+    def __init__(self, container, audio: "AudioSource | np.ndarray", sample_rate: int, start: float,
+                 on_audio: Callable[[np.ndarray], None] | None = None):
         import av
 
         self.av = av
@@ -100,24 +182,29 @@ class AudioWriter:
         self.stream.layout = "stereo"
         self.stream.bit_rate = AUDIO_BITRATE
         self.container = container
-        self.planar = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).T)  # (2, n)
+        self.source = ArrayAudio(audio) if isinstance(audio, np.ndarray) else audio
+        self.on_audio = on_audio
         self.rate = sample_rate
         self.first = int(round(start * sample_rate))
         self.done = 0
 
     def write_until(self, seconds: float) -> None:
         frame_size = self.stream.codec_context.frame_size or 1024
-        total = self.planar.shape[1]
+        total = self.source.total
         until = total if seconds == float("inf") else min(total, max(0, int(seconds * self.rate) - self.first))
         while self.done < until:
-            n = min(frame_size, total - self.done)
-            chunk = np.ascontiguousarray(self.planar[:, self.done:self.done + n])
-            frame = self.av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            chunk = self.source.read(min(frame_size, total - self.done))
+            if len(chunk) == 0:
+                raise ValueError(f"the soundtrack ended at sample {self.done} of the {total} it announced")
+            if self.on_audio is not None:
+                self.on_audio(chunk)
+            planar = np.ascontiguousarray(np.asarray(chunk, dtype=np.float32).T)  # (2, n)
+            frame = self.av.AudioFrame.from_ndarray(planar, format="fltp", layout="stereo")
             frame.sample_rate = self.rate
             frame.pts = self.first + self.done
             frame.time_base = Fraction(1, self.rate)
             self.container.mux(self.stream.encode(frame))
-            self.done += n
+            self.done += len(chunk)
 
     def written(self) -> float:
         """Seconds of the soundtrack encoded so far, in the clip's clock."""
@@ -128,10 +215,12 @@ class AudioWriter:
         self.container.mux(self.stream.encode(None))
 
 
-def mux(info: VideoInfo, audio: np.ndarray, sample_rate: int, plan: OutputPlan, start: float,
-        keep_audio: bool = False, on_packet: Callable[[float], None] | None = None) -> Path:
-    """Write the scored clip described by `plan`; `audio` (n, 2) float32 starts at `start` seconds,
-    the first frame's time, and lasts as long as the picture."""
+def mux(info: VideoInfo, audio: "AudioSource | np.ndarray", sample_rate: int, plan: OutputPlan, start: float,
+        keep_audio: bool = False, on_packet: Callable[[float], None] | None = None,
+        on_audio: Callable[[np.ndarray], None] | None = None) -> Path:
+    """Write the scored clip described by `plan`; `audio` (an `AudioSource` or an (n, 2) float32
+    array) starts at `start` seconds, the first frame's time, and lasts as long as the picture.
+    `on_audio` sees each chunk of the soundtrack as it is encoded."""
     import av
 
     check_writable(plan.path)
@@ -150,7 +239,7 @@ def mux(info: VideoInfo, audio: np.ndarray, sample_rate: int, plan: OutputPlan, 
                 v_out.pix_fmt = "yuv420p"
                 v_out.time_base = v_in.time_base
                 v_out.options = {"crf": "18", "preset": "veryfast"}
-            music = AudioWriter(dst, audio, sample_rate, start)
+            music = AudioWriter(dst, audio, sample_rate, start, on_audio)
             kept = _KeptAudio(dst, a_in) if a_in is not None else None
             streams = [v_in] + ([a_in] if a_in is not None else [])
             for packet in src.demux(*streams):

@@ -118,12 +118,13 @@ def skip_policy(source_fps: float, fps: float | None) -> str:
     return "NONREF" if source_fps > 1.2 * fps else "DEFAULT"
 
 
-def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: float | None = None,
+def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = None, fps: float | None = None,
                 times: FrameTimes | None = None,
                 on_frame: Callable[[float], None] | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (seconds, RGB uint8 frame of `size`) for the frames of the clip, in display order.
 
-    `size` is an int (square, the whole frame squashed) or (width, height). With `fps`, frames are
+    `size` is an int (square, the whole frame squashed: the video model's `image_size`), (width,
+    height), or None for the clip's own size. With `fps`, frames are
     analysed at most that often, and the decoder skips frames it does not need (`skip_policy`);
     without, every frame is decoded and yielded. `times`, when given, is filled in from every
     packet: the first timestamp, the end of the picture, the number of frames; `on_frame(seconds)`
@@ -133,7 +134,7 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: 
     import av
 
     path = Path(path)
-    width, height = (size, size) if isinstance(size, int) else size
+    width, height = (size, size) if isinstance(size, int) else size if size is not None else (None, None)
     times = times if times is not None else FrameTimes()
     container = _open(path)
     try:
@@ -184,10 +185,10 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] = 64, fps: 
         container.close()
 
 
-def clip_frames(path: str | os.PathLike, size: int = 64, fps: float | None = None,
+def clip_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = None, fps: float | None = None,
                 times: FrameTimes | None = None,
                 on_frame: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All (analysed) frames of a clip at once: (seconds (n,), RGB uint8 (n, size, size, 3));
+    """All (analysed) frames of a clip at once: (seconds (n,), RGB uint8 (n, height, width, 3));
     `times` and `on_frame` as in `iter_frames`."""
     stamps, frames = [], []
     for t, frame in iter_frames(path, size, fps, times=times, on_frame=on_frame):

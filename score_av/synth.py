@@ -7,7 +7,8 @@ Positions are never built by adding up rounded chunk lengths, so no drift can ac
 FluidSynth itself renders in blocks of 64 samples, so an onset may sound up to 63 samples
 (1.4 ms at 44.1 kHz) after its position; that lag is bounded and never accumulates.
 
-No audio driver is ever started: rendering works on machines without a sound card.
+No audio driver is ever started: rendering works on machines without a sound card. A long
+soundtrack is read a chunk at a time (`SynthStream`) and written as it comes (`WavWriter`, the muxer).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import wave
 
 import mido
 import numpy as np
+
+from modelkit import UserError
 
 ENV_VAR = "SCORE_AV_SOUNDFONT"
 _WELL_KNOWN = (
@@ -42,11 +45,11 @@ _DRUM_CHANNEL = 9
 _CHUNK = 4096  # samples per get_samples call: bounds the temporary buffers on long gaps
 
 
-class SoundfontNotFound(Exception):
+class SoundfontNotFound(UserError):
     """No General MIDI soundfont could be found; the message says how to provide one."""
 
 
-class SynthError(Exception):
+class SynthError(UserError):
     """libfluidsynth is missing, or it could not load the soundfont."""
 
 
@@ -164,72 +167,139 @@ def _apply(synth, sfid: int, msg: mido.Message) -> None:
         synth.pitch_bend(ch, msg.pitch)  # both use -8192..8191 around centre
 
 
-def _fill(synth, out: np.ndarray, start: int, stop: int) -> int:
-    """Render samples [start, stop) into `out` in bounded chunks; return `stop`."""
-    while start < stop:
-        n = min(_CHUNK, stop - start)
-        block = synth.get_samples(n)  # 2*n interleaved int16 values
-        out[start:start + n] = np.asarray(block, dtype=np.float32).reshape(n, 2) / 32768.0
-        start += n
-    return stop
+class SynthStream:
+    """A MIDI file played through FluidSynth, read a chunk at a time: (n, 2) float32 in [-1, 1].
+
+    The whole soundtrack is never held at once, so memory does not grow with the clip's length.
+    Every event is sent at its absolute sample position, round(t * rate); a read only decides how
+    many samples are rendered next, so the samples are the same however they are read.
+    """
+
+    def __init__(self, midi: mido.MidiFile, soundfont=None, sample_rate: int = 44100, gain: float = 0.5,
+                 tail_seconds: float = 1.0, duration: float | None = None):
+        if duration is not None and duration < 0:
+            raise ValueError(f"duration must be >= 0, got {duration}")
+        font = find_soundfont(soundfont)
+        self.events = midi_events(midi)
+        self.sample_rate = sample_rate
+        if duration is not None:
+            self.total = max(int(round(duration * sample_rate)), 0)
+        else:
+            last = self.events[-1][0] if self.events else 0.0
+            self.total = max(int(round((last + tail_seconds) * sample_rate)), 0)
+        fluidsynth = _load_fluidsynth()
+        self._synth = fluidsynth.Synth(gain=float(gain), samplerate=float(sample_rate))
+        try:
+            self._sfid = self._synth.sfload(str(font))
+            if self._sfid < 0:
+                raise SynthError(f"fluidsynth could not load soundfont {font}: choose another "
+                                 f"with --soundfont or {ENV_VAR}")
+            for ch in sorted({msg.channel for _t, msg in self.events}):
+                self._synth.program_select(ch, self._sfid, 128 if ch == _DRUM_CHANNEL else 0, 0)
+        except BaseException:
+            self.close()
+            raise
+        self.position = 0   # samples rendered so far
+        self._next = 0      # index of the next event to send
+
+    def read(self, n: int) -> np.ndarray:
+        """The next min(n, samples left) samples; an empty array at the end."""
+        stop = min(self.position + max(n, 0), self.total)
+        out = np.empty((stop - self.position, 2), dtype=np.float32)
+        base = self.position
+        while self.position < stop:
+            if self._next < len(self.events):
+                t, msg = self.events[self._next]
+                at = int(round(t * self.sample_rate))  # from absolute time, never from chunk sums
+                if at <= self.position:
+                    _apply(self._synth, self._sfid, msg)
+                    self._next += 1
+                    continue
+                until = min(at, stop)
+            else:
+                until = stop
+            self._fill(out, self.position - base, until - base)
+            self.position = until
+        return out
+
+    def _fill(self, out: np.ndarray, start: int, stop: int) -> None:
+        """Render into out[start:stop] in bounded chunks."""
+        while start < stop:
+            n = min(_CHUNK, stop - start)
+            block = self._synth.get_samples(n)  # 2*n interleaved int16 values
+            out[start:start + n] = np.asarray(block, dtype=np.float32).reshape(n, 2) / 32768.0
+            start += n
+
+    def close(self) -> None:
+        if self._synth is not None:
+            self._synth.delete()
+            self._synth = None
+
+    def __enter__(self) -> "SynthStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def render(midi: mido.MidiFile, soundfont=None, sample_rate: int = 44100, gain: float = 0.5,
            tail_seconds: float = 1.0, duration: float | None = None) -> np.ndarray:
-    """Render `midi` offline to float32 stereo, shape (n_samples, 2), values in [-1, 1].
+    """Render `midi` offline to float32 stereo, shape (n_samples, 2), values in [-1, 1], all at once.
 
     With `duration` the result has exactly round(duration * sample_rate) samples (later events
     are dropped, sounding notes are cut); otherwise it ends `tail_seconds` after the last event.
+    For a long soundtrack read a `SynthStream` instead.
     """
-    if duration is not None and duration < 0:
-        raise ValueError(f"duration must be >= 0, got {duration}")
-    font = find_soundfont(soundfont)
-    events = midi_events(midi)
-    if duration is not None:
-        total = int(round(duration * sample_rate))
-    else:
-        last = events[-1][0] if events else 0.0
-        total = int(round((last + tail_seconds) * sample_rate))
-    out = np.zeros((max(total, 0), 2), dtype=np.float32)
-    fluidsynth = _load_fluidsynth()
-    synth = fluidsynth.Synth(gain=float(gain), samplerate=float(sample_rate))
-    try:
-        sfid = synth.sfload(str(font))
-        if sfid < 0:
-            raise SynthError(f"fluidsynth could not load soundfont {font}: choose another "
-                             f"with --soundfont or {ENV_VAR}")
-        for ch in sorted({msg.channel for _t, msg in events}):
-            synth.program_select(ch, sfid, 128 if ch == _DRUM_CHANNEL else 0, 0)
-        pos = 0
-        for t, msg in events:
-            index = int(round(t * sample_rate))  # from absolute time, never from chunk sums
-            if index >= total:
-                break
-            pos = _fill(synth, out, pos, index)
-            _apply(synth, sfid, msg)
-        _fill(synth, out, pos, total)
-    finally:
-        synth.delete()
-    return out
+    with SynthStream(midi, soundfont, sample_rate, gain, tail_seconds, duration) as stream:
+        return stream.read(stream.total)
+
+
+class WavWriter:
+    """16-bit PCM stereo WAV written a chunk at a time under a temporary name, renamed by `commit`.
+
+    A writer closed without `commit` (an error, an interrupt) removes its temporary file, so no
+    half-written WAV is ever left under the final name.
+    """
+
+    def __init__(self, path, sample_rate: int = 44100):
+        self.path = pathlib.Path(path)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self._file = os.fdopen(fd, "wb")
+        self._wav = wave.open(self._file, "wb")
+        self._wav.setnchannels(2)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(int(sample_rate))
+
+    def write(self, audio: np.ndarray) -> None:
+        audio = np.asarray(audio)
+        if audio.ndim != 2 or audio.shape[1] != 2:
+            raise ValueError(f"audio must have shape (n_samples, 2), got {audio.shape}")
+        self._wav.writeframes(np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+
+    def commit(self) -> pathlib.Path:
+        self._wav.close()
+        self._file.close()
+        os.chmod(self._tmp, 0o644)  # mkstemp makes it private; the result is an ordinary file
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._wav.close()
+            self._file.close()
+        if os.path.exists(self._tmp):
+            os.unlink(self._tmp)
 
 
 def write_wav(path, audio: np.ndarray, sample_rate: int = 44100) -> None:
-    """Write 16-bit PCM stereo WAV via a temporary name, so no half-written file is left."""
+    """Write a whole soundtrack as 16-bit PCM stereo WAV (see `WavWriter`)."""
     audio = np.asarray(audio)
     if audio.ndim != 2 or audio.shape[1] != 2:
         raise ValueError(f"audio must have shape (n_samples, 2), got {audio.shape}")
-    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    writer = WavWriter(path, sample_rate)
     try:
-        with os.fdopen(fd, "wb") as fh, wave.open(fh, "wb") as wav:
-            wav.setnchannels(2)
-            wav.setsampwidth(2)
-            wav.setframerate(int(sample_rate))
-            wav.writeframes(pcm.tobytes())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the result is an ordinary file
-        os.replace(tmp, path)
+        writer.write(audio)
+        writer.commit()
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        writer.discard()
         raise

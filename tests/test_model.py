@@ -104,3 +104,16 @@ def test_a_checkpoint_from_an_older_version_still_loads(tiny_model, tmp_path):
     torch.save(ckpt, old)
     model, config, _ = load_model(old)
     assert config.model.autoregressive and config.train == load_model(tiny_model)[1].train
+
+
+def test_a_checkpoint_with_every_variants_settings_in_one_dict_still_loads(tiny_model, tmp_path):
+    """Before each variant's loss had its own settings, the train dict held them all, the variant named in it
+    (the shipped models are stored so); the loss's own are taken from there, the other variants' dropped."""
+    ckpt = read_checkpoint(tiny_model)
+    train = ckpt["config"]["train"]
+    loss = train.pop("loss")
+    ckpt["config"]["train"] = {**train, **loss, "flat_weight": 0.0, "adversarial_weight": 0.0, "critic_steps": 2}
+    assert ckpt["config"]["train"]["variant"] == "vae"
+    old = tmp_path / "old.pt"
+    torch.save(ckpt, old)
+    assert load_model(old)[1] == load_model(tiny_model)[1]

@@ -40,7 +40,7 @@ def _changed(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_a_hard_cut_changes_the_music_more_than_anything_within_a_shot(models, cut_clip):
-    score = score_clip(cut_clip, *models, render_audio=False)
+    score = score_clip(cut_clip, *models)
     bars = score.bars
     assert bars.shape == (8, 16)
     shot = np.array([0, 0, 0, 0, 1, 1, 1, 1])
@@ -48,7 +48,7 @@ def test_a_hard_cut_changes_the_music_more_than_anything_within_a_shot(models, c
     within = np.mean([_changed(bars[i], bars[j]) for i, j in pairs if shot[i] == shot[j]])
     across = np.mean([_changed(bars[i], bars[j]) for i, j in pairs if shot[i] != shot[j]])
     assert across > within
-    # DESIGN.md's video response: at the cut the code moves more than at any bar line inside a shot
+    # the video response of docs/architecture.md: at the cut the code moves more than at any bar line inside a shot
     moved = np.linalg.norm(np.diff(score.music_codes, axis=0), axis=1)
     assert moved[3] > np.percentile(np.delete(moved, 3), 90)
 
@@ -56,14 +56,14 @@ def test_a_hard_cut_changes_the_music_more_than_anything_within_a_shot(models, c
 def test_a_still_picture_gives_steady_music(models, tmp_path):
     frames, _ = clip_with_cuts(5, [12.0], fps=FPS, height=120, width=160, still=True, noise=2.0)
     clip = write_clip(tmp_path / "still.mp4", frames, FPS)
-    bars = score_clip(clip, *models, render_audio=False).bars
+    bars = score_clip(clip, *models).bars
     assert len(bars) == 6 and all(np.array_equal(b, bars[0]) for b in bars)
 
 
 def test_the_same_clip_gives_the_same_music_and_a_seed_other_music(models, cut_clip):
-    plain = score_clip(cut_clip, *models, render_audio=False).bars
-    assert np.array_equal(plain, score_clip(cut_clip, *models, render_audio=False).bars)
-    assert not np.array_equal(plain, score_clip(cut_clip, *models, seed=1, render_audio=False).bars)
+    plain = score_clip(cut_clip, *models).bars
+    assert np.array_equal(plain, score_clip(cut_clip, *models).bars)
+    assert not np.array_equal(plain, score_clip(cut_clip, *models, seed=1).bars)
 
 
 def test_render_writes_the_clip_midi_wav_and_report(capsys, cut_clip, tmp_path):

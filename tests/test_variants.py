@@ -1,25 +1,28 @@
 """The flat and MusAE variants: the metric they shape, the prior they sample, the CLI that picks them."""
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import melody_bars
-from music_vae.configs import get_config
-from music_vae.checkpoint import load_model
+from music_vae.configs import (CONFIGS, VARIANTS, AdversarialSettings, Config, FlatSettings, LossSettings, VaeSettings,
+                               get_config)
+from music_vae.checkpoint import load_model, models_dir
 from music_vae.corpus import load_corpus
 from music_vae.flatness import (flat_penalty, heard_inputs, jacobian_products, metric_tensors, mixup, output_embedding,
                                 walk_penalties, walk_steps)
 from music_vae.metrics import flatness, interpolate_codes, step_changes
 from music_vae.midi_io import write_midi
 from music_vae.model import BarVAE
-from music_vae.musae import StylePrior, cycle_loss, encode_fixed
+from music_vae.musae import cycle_loss, encode_fixed
+from music_vae.prior import StylePrior
 from music_vae.representation import tokens_to_notes
 from music_vae.styles import style_labels
 from music_vae.train import train
 from music_vae.trained_model import MusicVAE
+from music_vae.variants import LOSSES, AdversarialLoss, FlatLoss, PlainLoss
 from score_av.cli import main
 
 
@@ -124,6 +127,30 @@ def test_a_changed_note_rewrites_the_rest_of_the_bar_only_in_the_autoregressive_
 
     assert later_tokens_changed(True) > 0.05
     assert later_tokens_changed(False) == 0.0
+
+
+@pytest.mark.parametrize("name, settings, loss", [("vae", VaeSettings, PlainLoss), ("flat", FlatSettings, FlatLoss),
+                                                  ("musae", AdversarialSettings, AdversarialLoss)])
+def test_the_shipped_checkpoints_hold_their_variants_settings(name, settings, loss):
+    """Each shipped model loads with its own variant's settings, as trained, and that variant's loss is built for
+    them. (They were written with every variant's settings in one dict, before each loss had its own.)"""
+    _, config, ckpt = load_model(models_dir() / f"{name}.pt")
+    stored = ckpt["config"]["train"].get("loss", ckpt["config"]["train"])
+    assert stored["variant"] == name
+    assert type(config.train.loss) is settings and config.train.variant == name and LOSSES[settings] is loss
+    assert config.train.loss == settings(**{f.name: stored[f.name] for f in fields(settings) if f.name in stored})
+    assert Config.from_dict(config.to_dict()) == config
+
+
+def test_every_variant_has_a_loss_and_named_configs_round_trip():
+    assert set(LOSSES) == set(LossSettings.by_variant.values())
+    assert all(CONFIGS[v].train.variant == v for v in VARIANTS)  # `--variant NAME` trains the configuration NAME
+    for name, config in CONFIGS.items():
+        stored = config.to_dict()
+        assert stored["train"]["loss"]["variant"] == config.train.variant
+        assert Config.from_dict(stored) == config, name
+    cycle = get_config("musae", cycle_weight=0.5, steps=10)
+    assert cycle.train == get_config("musae-cycle", steps=10).train
 
 
 def test_style_prior_components_and_moments():

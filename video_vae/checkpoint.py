@@ -1,95 +1,52 @@
-"""Checkpoints (one file: weights, config, latent statistics) and the JSON model card beside each.
+"""Video model checkpoints (one file: weights, config, latent statistics) and the JSON model card beside each.
 
-Files are loaded with `torch.load(weights_only=True)`, so a checkpoint can hold tensors and plain
-values but never code. A model is named by a path or by a name under media/models/.
+This file says what is particular to the video model: its format name, what a checkpoint holds,
+and how the model is built from it. The file format, model lookup, cards and atomic writes are
+modelkit's (see there for where a model name is looked up).
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import torch
 
+from modelkit import CheckpointFormat, card_path, models_dir, read_model_card, write_model_card
+from modelkit import resolve_model as _resolve_model
+
 from .configs import Config
 from .errors import CheckpointError
 from .model import ConvVAE
 
-FORMAT = "score-av/video_vae"
-FORMAT_VERSION = 1
+FORMAT = CheckpointFormat("score-av/video_vae", version=1, what="score-av video model", error=CheckpointError)
 
-
-def models_dir() -> Path:
-    """The shipped models: SCORE_AV_MODELS, else media/models of this checkout."""
-    env = os.environ.get("SCORE_AV_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "media" / "models"
+__all__ = ["FORMAT", "card_path", "load_model", "models_dir", "read_checkpoint", "read_model_card",
+           "resolve_model", "save_checkpoint", "write_model_card"]
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> Path:
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
-    shipped = models_dir() / f"{name_or_path}.pt"
-    if shipped.is_file():
-        return shipped
-    names = sorted(p.stem for p in models_dir().glob("*.pt"))
-    raise CheckpointError(f"{name_or_path}: no such model file, nor a shipped model "
-                          f"(shipped: {', '.join(names) or 'none'}; train one with `score-av train video`)")
+    return _resolve_model(name_or_path, CheckpointError, train="score-av train video")
 
 
 def save_checkpoint(path: Path, model: ConvVAE, config: Config, step: int) -> None:
-    """Weights, config and the latent statistics, written to a temporary name and renamed."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, "version": FORMAT_VERSION, "config": config.to_dict(), "step": step,
-                "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                "latent_mean": model.latent_mean.tolist(), "latent_std": model.latent_std.tolist()}, tmp)
-    os.replace(tmp, path)
+    """Weights, config and the latent statistics, written whole or not at all."""
+    FORMAT.write(path, {"config": config.to_dict(), "step": step,
+                        "model": {k: v.cpu() for k, v in model.state_dict().items()},
+                        "latent_mean": model.latent_mean.tolist(), "latent_std": model.latent_std.tolist()})
 
 
 def read_checkpoint(path: Path) -> dict:
-    """The checkpoint's contents, checked to be ours; a CheckpointError in one line otherwise."""
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a score-av video model checkpoint ({type(exc).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a score-av video model checkpoint")
-    if ckpt.get("version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')} is not supported "
-                              f"(this score-av reads version {FORMAT_VERSION})")
-    return ckpt
+    """The checkpoint's contents, checked to be a video model's; a CheckpointError in one line otherwise."""
+    return FORMAT.read(path)
 
 
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[ConvVAE, Config, dict]:
     """The model (in eval mode, latent statistics set), its config and the checkpoint's contents."""
     ckpt = read_checkpoint(path)
-    try:
+    with FORMAT.building(path):
         config = Config.from_dict(ckpt["config"])
         model = ConvVAE(config.model)
         model.load_state_dict(ckpt["model"])
         model.latent_mean.copy_(torch.tensor(ckpt["latent_mean"]))
         model.latent_std.copy_(torch.tensor(ckpt["latent_std"]))
-    except (KeyError, TypeError, ValueError, RuntimeError):
-        raise CheckpointError(f"{path}: weights do not match the configuration stored with them") from None
     return model.to(device).eval(), config, ckpt
-
-
-def card_path(checkpoint: Path) -> Path:
-    return Path(checkpoint).with_suffix(".json")
-
-
-def write_model_card(checkpoint: Path, card: dict) -> Path:
-    path = card_path(checkpoint)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def read_model_card(checkpoint: Path) -> dict:
-    path = card_path(checkpoint)
-    return json.loads(path.read_text()) if path.exists() else {}

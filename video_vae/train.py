@@ -12,8 +12,6 @@ weights (OUT.pt, written once, complete) and the model card OUT.json gets the va
 from __future__ import annotations
 
 import math
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -21,11 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from modelkit import machine_record, parameter_count, resolve_device
+
 from .checkpoint import save_checkpoint, write_model_card
 from .configs import Config, TrainConfig
 from .errors import VideoVAEError
 from .metrics import encode_frames, evaluate, kl_per_dim, latent_stats, reconstruction
-from .model import ConvVAE, parameter_count, resolve_device
+from .model import ConvVAE
 from .preprocess import resize_frames
 from .scenes import scenes
 
@@ -107,12 +107,6 @@ def set_latent_stats(model: ConvVAE, frames: np.ndarray) -> None:
     model.latent_std.copy_(std)
 
 
-def machine(dev: torch.device) -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch": torch.__version__, "device": str(dev),
-            "threads": torch.get_num_threads()}
-
-
 def train(config: Config, frames: np.ndarray | None, out_path: Path, device: str = "auto", progress: bool = True,
           source: str | None = None, reproduce: str | None = None) -> dict:
     """Train on uint8 RGB frames (n, h, w, 3) of any size, or on the config's synthetic scenes when
@@ -179,7 +173,7 @@ def train(config: Config, frames: np.ndarray | None, out_path: Path, device: str
                      "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - t0, 1),
                      "final_batch_mse": round(stats.get("mse", float("nan")), 6),
                      "final_batch_kl_bits": round(stats.get("kl_bits", float("nan")), 2)},
-        "machine": machine(dev),
+        "machine": machine_record(dev),
         "metrics": {"valid" if held_out else "train": metrics},
         "latent": {"latent_mean": [round(v, 5) for v in model.latent_mean.tolist()],
                    "latent_std": [round(v, 5) for v in model.latent_std.tolist()],

@@ -10,10 +10,11 @@ import time
 import numpy as np
 import torch
 
+from modelkit import resolve_device
+
 from .checkpoint import load_model, read_model_card, resolve_model
 from .errors import VideoVAEError
 from .metrics import reconstruction
-from .model import resolve_device
 from .preprocess import prepare, resize_frames, to_frames
 from .train import fine_tune
 
@@ -31,6 +32,11 @@ class VideoVAE:
     @property
     def latent_dim(self) -> int:
         return self.config.model.latent_dim
+
+    @property
+    def image_size(self) -> int:
+        """The square frame size (pixels) the model encodes."""
+        return self.config.model.image_size
 
     @property
     def latent_mean(self) -> np.ndarray:

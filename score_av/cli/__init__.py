@@ -8,14 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from music_vae.errors import MusicVAEError
-from video_vae.errors import VideoVAEError
+from modelkit import UserError
 
-from ..errors import ScoreAVError
-from ..synth import SoundfontNotFound, SynthError
 from . import demo, evaluate, music, render, train
 
-USER_ERRORS = (MusicVAEError, VideoVAEError, ScoreAVError, SoundfontNotFound, SynthError)
+USER_ERRORS = UserError  # the base of every error whose message is for the person (modelkit.errors)
 
 DESCRIPTION = """\
 score-av turns moving images into music: frames -> image VAE -> music VAE -> FluidSynth.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from music_vae.midi_io import bar_seconds, notes_to_midi, write_midi
 from music_vae.representation import tokens_to_notes
 
 from .. import synth
+from ..render import Progress
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
@@ -56,3 +58,21 @@ def write_music(bars: np.ndarray, args: argparse.Namespace) -> list[Path]:
 def summary(what: str, paths: list[Path], started: float) -> None:
     """The one line at the end of a command: what was made, where, how long it took."""
     print(f"{what}: {', '.join(str(p) for p in paths)} ({time.time() - started:.1f} s)")
+
+
+class BarProgress(Progress):
+    """A render's stages as progress bars over seconds of picture, and its notes as lines."""
+
+    def __init__(self, quiet: bool = False):
+        self.shown = not quiet
+
+    def note(self, text: str) -> None:
+        print(f"score-av: {text}")
+
+    @contextmanager
+    def stage(self, name: str, total: float | None):
+        from tqdm import tqdm
+
+        fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]" if total else None
+        with tqdm(total=total, unit="s", desc=name, disable=not self.shown, bar_format=fmt) as bar:
+            yield lambda done: bar.update(max(0.0, done - bar.n))

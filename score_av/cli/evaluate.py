@@ -1,4 +1,4 @@
-"""`score-av eval music | compare`: a model's figures (DESIGN.md), or several models side by side."""
+"""`score-av eval music | compare`: a model's figures (docs/architecture.md), or several models side by side."""
 from __future__ import annotations
 
 import argparse
@@ -33,7 +33,7 @@ def register(sub) -> None:
     esub = ev.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
     p = esub.add_parser(
         "music", help="all figures of one music model, as JSON",
-        description="Print one JSON object with the figures of DESIGN.md: reconstruction (teacher_forced_accuracy, "
+        description="Print one JSON object with the figures of docs/architecture.md: reconstruction (teacher_forced_accuracy, "
                     "sampled_accuracy), interpolation (interp_mean_step_change, interp_max_step_change, "
                     "interp_evenness), flatness (flatness_condition_number, flatness_logdet_std) and style "
                     "(style_probe_accuracy; style_sample_accuracy for musae). The style probe is fitted on the "

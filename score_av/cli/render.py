@@ -5,9 +5,8 @@ import argparse
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .common import add_model_option, add_style_option, summary
+from ..render import RenderOptions, render_clip
+from .common import BarProgress, add_model_option, add_style_option, summary
 
 EXAMPLES = """\
 examples:
@@ -67,67 +66,18 @@ def register(sub) -> None:
     p.set_defaults(run=run_render)
 
 
+def options_from(args: argparse.Namespace) -> RenderOptions:
+    """The library's options from the parsed command line (the render options `batch` shares)."""
+    return RenderOptions(model=args.model, video_model=args.video_model, device=args.device, style=args.style,
+                         bpm=args.bpm, seed=args.seed, program=args.program, soundfont=args.soundfont,
+                         smooth=args.smooth, steady=args.steady, analysis_fps=args.analysis_fps,
+                         fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
+                         midi=args.midi, wav=args.wav, report=args.report)
+
+
 def run_render(args: argparse.Namespace) -> int:
-    started = time.time()
-    from music_vae.trained_model import MusicVAE
-    from video_vae.trained_model import VideoVAE
-
-    from .. import synth
-    from ..errors import ScoreAVError
-    from ..mux import check_writable, mux, plan_output
-    from ..score import SAMPLE_RATE, score_clip
-    from ..sources import probe
-
-    if not args.bpm > 0:
-        raise ScoreAVError(f"--bpm must be positive, got {args.bpm}")
-    if not 0 <= args.smooth < 1:
-        raise ScoreAVError(f"--smooth must be in [0, 1), got {args.smooth}")
-    if args.analysis_fps < 0:
-        raise ScoreAVError(f"--analysis-fps must be >= 0, got {args.analysis_fps}")
-    if args.steady < 0:
-        raise ScoreAVError(f"--steady must be >= 0, got {args.steady}")
-    info = probe(args.clip)
-    plan = plan_output(info, args.out)
-    for path in [plan.path, args.midi, args.wav, args.report]:
-        if path is not None:
-            check_writable(path)
-    font = synth.find_soundfont(args.soundfont)
-    music = MusicVAE(args.model, args.device)
-    video = VideoVAE(args.video_model, args.device)
-    if plan.note:
-        print(f"score-av: {plan.note}")
-
-    total = info.duration or None
-    with tqdm(total=total, unit="s", desc="reading picture", disable=args.quiet,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]"
-              if total else None) as bar:
-        def on_frame(t: float) -> None:
-            bar.update(max(0.0, t - info.start - bar.n))
-
-        score = score_clip(args.clip, music, video, bpm=args.bpm, seed=args.seed, program=args.program,
-                           soundfont=font, smoothing=args.smooth, steady=args.steady, fps=args.analysis_fps or None,
-                           fit_seconds=args.fit_seconds if args.fit else 0.0, on_frame=on_frame,
-                           progress=not args.quiet, style=args.style)
-    tl = score.timeline
-    with tqdm(total=round(tl.duration, 1), unit="s", desc="writing clip", disable=args.quiet,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]") as bar:
-        def on_packet(t: float) -> None:
-            bar.update(max(0.0, min(tl.duration, t - tl.start) - bar.n))
-
-        mux(info, score.audio, SAMPLE_RATE, plan, start=tl.start, keep_audio=args.keep_audio,
-            on_packet=on_packet)
-    written = [plan.path]
-    if args.midi:
-        from music_vae.midi_io import write_midi
-
-        written.append(write_midi(args.midi, score.notes, bpm=args.bpm, program=args.program))
-    if args.wav:
-        synth.write_wav(args.wav, score.audio, SAMPLE_RATE)
-        written.append(args.wav)
-    if args.report:
-        from ..report import draw_report
-
-        written.append(draw_report(score, args.report))
+    result = render_clip(args.clip, args.out, options_from(args), progress=BarProgress(args.quiet))
+    tl = result.score.timeline
     summary(f"scored clip, {tl.n_bars} bars at {args.bpm:g} bpm over {tl.duration:.1f} s of picture",
-            written, started)
+            result.written, time.time() - result.seconds)
     return 0

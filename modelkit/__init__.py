@@ -1,0 +1,26 @@
+"""modelkit: what the model packages (music_vae, video_vae) share about model files, and nothing else.
+
+It imports only the standard library and torch, never the rest of score-av, so both model packages
+can stand on it without standing on each other:
+
+- `CheckpointFormat`: a checkpoint is a torch-saved dict tagged with a format name and version,
+  read back with `weights_only=True` and refused in one CheckpointError line when it is not right;
+- `resolve_model`, `models_dir`: a model is a checkpoint path, or a NAME found as NAME.pt in
+  $SCORE_AV_MODELS, else the checkout's media/models, else <prefix>/share/score-av/models where
+  an installed wheel puts the shipped models (see `modelkit.locate`);
+- the model card beside each checkpoint (NAME.json), with the `machine_record` of its training;
+- atomic writes, `resolve_device`, and `UserError`: the one base of every error whose message is
+  for a person, which the CLI prints as one line.
+"""
+from .atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from .cards import card_path, machine_record, parameter_count, read_model_card, write_model_card
+from .checkpoint import CheckpointFormat
+from .device import resolve_device
+from .errors import CheckpointError, UserError
+from .locate import models_dir, resolve_model, search_path, shipped_names
+
+__all__ = [
+    "CheckpointError", "CheckpointFormat", "UserError", "atomic_torch_save", "atomic_write_json",
+    "atomic_write_text", "card_path", "machine_record", "models_dir", "parameter_count", "read_model_card",
+    "resolve_device", "resolve_model", "search_path", "shipped_names", "write_model_card",
+]

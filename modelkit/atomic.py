@@ -1,0 +1,35 @@
+"""Files written whole or not at all: to a temporary name beside the target, then renamed over it.
+
+A run interrupted while saving must leave the previous file intact, never half of a new one.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    """Indented, with a final newline: model cards are read by people too."""
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")

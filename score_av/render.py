@@ -1,0 +1,136 @@
+"""One library call does what `score-av render` does: `render_clip(clip, out, options) -> RenderResult`.
+
+It checks everything it can before any work (the options, the clip, every output's folder, the
+soundfont, the models), scores the clip (score.py), then streams the soundtrack from FluidSynth
+into the muxer bar by bar, so memory does not grow with the clip's length and synthesis overlaps
+the AAC encoding. The command line, the demo, batch workers and benchmarks all call this; a
+batch worker loads the `Models` once and passes them to every call.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import synth
+from .errors import ScoreAVError
+from .mapping import STEADY
+from .models import Models
+from .mux import ReadAhead, check_writable, mux, plan_output
+from .score import ANALYSIS_FPS, Score, score_clip
+from .sources import probe
+
+SAMPLE_RATE = 44100
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Everything `score-av render` can be told besides the clip and the output (its --help says more)."""
+    model: str = "vae"                  # music model: shipped name or checkpoint path
+    video_model: str = "video"
+    device: str = "auto"
+    style: str | None = None            # musae: one style's region of the music space
+    bpm: float = 120.0
+    seed: int | None = None             # another rotation from picture to music space
+    program: int = 0                    # General MIDI program of the melody
+    soundfont: Path | None = None
+    smooth: float = 0.0                 # exponential smoothing of the music code over bars
+    steady: float = STEADY              # a bar keeps the bar before's code when it moved less than this
+    analysis_fps: float = ANALYSIS_FPS  # 0: every frame
+    fit_seconds: float = 0.0            # > 0: fine-tune the video model on the clip first
+    keep_audio: bool = False
+    midi: Path | None = None            # extra outputs
+    wav: Path | None = None
+    report: Path | None = None
+
+    def check(self) -> None:
+        """A ScoreAVError naming the option, before any work."""
+        if not self.bpm > 0:
+            raise ScoreAVError(f"--bpm must be positive, got {self.bpm}")
+        if not 0 <= self.smooth < 1:
+            raise ScoreAVError(f"--smooth must be in [0, 1), got {self.smooth}")
+        if self.analysis_fps < 0:
+            raise ScoreAVError(f"--analysis-fps must be >= 0, got {self.analysis_fps}")
+        if self.steady < 0:
+            raise ScoreAVError(f"--steady must be >= 0, got {self.steady}")
+        if not 0 <= self.program <= 127:
+            raise ScoreAVError(f"--program must be a General MIDI program 0-127, got {self.program}")
+
+
+@dataclass
+class RenderResult:
+    clip: Path                  # the scored clip
+    written: list[Path]         # the scored clip first, then MIDI, WAV, report as asked
+    score: Score
+    seconds: float              # wall time of the call
+    notes: list[str] = field(default_factory=list)  # decisions a person should hear about
+
+
+class Progress:
+    """What a render reports while it works; silent here, the CLI draws bars.
+
+    `stage(name, total)` gives a function called with the seconds of picture done so far.
+    """
+    shown = False  # whether stages draw their own bars (the video model's --fit has one)
+
+    def note(self, text: str) -> None:
+        pass
+
+    @contextmanager
+    def stage(self, name: str, total: float | None) -> Iterator[Callable[[float], None]]:
+        yield lambda done: None
+
+
+def render_clip(clip: str | Path, out: str | Path | None = None, options: RenderOptions = RenderOptions(),
+                models: Models | None = None, progress: Progress | None = None) -> RenderResult:
+    """Score `clip` and write it to `out` (default CLIP.scored.mp4 beside it), with the extras asked."""
+    started = time.time()
+    progress = progress or Progress()
+    options.check()
+    info = probe(Path(clip))
+    plan = plan_output(info, Path(out) if out is not None else None)
+    for path in [plan.path, options.midi, options.wav, options.report]:
+        if path is not None:
+            check_writable(Path(path))
+    font = synth.find_soundfont(options.soundfont)
+    models = models or Models.load(options.model, options.video_model, options.device)
+    notes = [plan.note] if plan.note else []
+    for text in notes:
+        progress.note(text)
+
+    with progress.stage("reading picture", info.duration or None) as advance:
+        score = score_clip(info.path, models.music, models.video, bpm=options.bpm, seed=options.seed,
+                           program=options.program, smoothing=options.smooth, steady=options.steady,
+                           fps=options.analysis_fps or None, fit_seconds=options.fit_seconds,
+                           on_frame=lambda t: advance(max(0.0, t - info.start)), progress=progress.shown,
+                           style=options.style)
+    tl = score.timeline
+    wav = synth.WavWriter(options.wav, SAMPLE_RATE) if options.wav else None
+    try:
+        with synth.SynthStream(score.midi, font, sample_rate=SAMPLE_RATE, duration=tl.duration) as stream, \
+                progress.stage("writing clip", round(tl.duration, 1)) as advance:
+            audio = ReadAhead(stream, chunk=int(round(tl.bar * SAMPLE_RATE)))
+            try:
+                mux(info, audio, SAMPLE_RATE, plan, start=tl.start, keep_audio=options.keep_audio,
+                    on_packet=lambda t: advance(max(0.0, min(tl.duration, t - tl.start))),
+                    on_audio=wav.write if wav else None)
+            finally:
+                audio.close()
+        written = [plan.path]
+        if options.midi:
+            from music_vae.midi_io import write_midi
+
+            written.append(write_midi(options.midi, score.notes, bpm=options.bpm, program=options.program))
+        if wav:
+            written.append(wav.commit())
+    except BaseException:
+        if wav:
+            wav.discard()
+        raise
+    if options.report:
+        from .report import draw_report
+
+        written.append(draw_report(score, options.report))
+    return RenderResult(plan.path, written, score, time.time() - started, notes)
