@@ -41,6 +41,7 @@ bench: setup
 	$(PY) bench/music_vae_speed.py
 	$(PY) bench/music_variant_cost.py
 	$(PY) bench/render_speed.py
+	$(PY) bench/render_memory.py
 	$(PY) bench/video_response.py
 
 clean:

@@ -164,7 +164,7 @@ CONFIGS: dict[str, Config] = {
                                                  walk_spread_weight=0.5),
                                **{**_FROM_VAE, "steps": 5000, "learning_rate": 1e-3})),
     "musae": Config(train=_MUSAE),
-    # musae plus the style cycle (musae.cycle_loss); measured in the README, not shipped (issue 4)
+    # musae plus the style cycle (musae.cycle_loss); its figures are in the README; not shipped
     "musae-cycle": Config(train=replace(_MUSAE, loss=replace(_MUSAE.loss, cycle_weight=0.5))),
     "tiny": Config(_TINY_MODEL, _TINY_TRAIN),
     "tiny-flat": Config(replace(_TINY_MODEL, autoregressive=False),

@@ -9,18 +9,16 @@ finite differences, all directions in one batched forward pass. Training does no
 on k random orthonormal directions V, V^T G V must equal c*I whenever G does, and a fresh V every
 step covers the space. That costs (k + 1) forward passes of a subset of the batch, not d of all.
 
-G = c*I alone did not make interpolations smoother (issue 4, measured): equal speed in every
-direction still lets a straight line in z wind through many other bars on its way (the plain
-VAE's 16-point walks change 5x more notes in all than their two ends differ by). So the flat
-variant also decodes whole walks between codes of the batch and asks that they be short and even
-(`walk_steps`, `walk_penalties`): the step changes a person hears, made differentiable.
+G = c*I alone does not make interpolations smoother: equal speed in every direction still lets a
+straight line in z wind through many other bars on its way. So the flat variant also decodes
+whole walks between codes of the batch and asks that they be short and even (`walk_steps`,
+`walk_penalties`): the step changes a person hears, made differentiable.
 
-With the plain VAE's autoregressive decoder, one note that changes is fed back and rewrites the
-rest of the bar (issue 4, measured: at the biggest step of a walk 1.1 tokens flip teacher-forced,
-6.9 greedily; mostly a note moved by a sixteenth, which shifts every note after it). Penalties
-pushed that down only at a cost in accuracy, so the flat variant's decoder is not fed its past
-(ModelConfig.autoregressive=False, word dropout at rate 1): each step of the bar depends on the
-code alone, the teacher-forced G is the metric of what is played, and no change can cascade.
+An autoregressive decoder feeds back each note it plays, so one note that changes can rewrite the
+rest of the bar, and penalties on that cost accuracy. The flat variant's decoder is therefore not
+fed its past (ModelConfig.autoregressive=False): each step of the bar depends on the code alone,
+the teacher-forced G is the metric of what is played, and no change can cascade. The README gives
+the figures that led here.
 """
 from __future__ import annotations
 
