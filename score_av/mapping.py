@@ -132,22 +132,28 @@ class RunningMapping(Mapping):
         return self.mean.astype(np.float32), self._scale(np.sqrt(self.var).astype(np.float32))
 
 
-def smooth(codes: np.ndarray, amount: float) -> np.ndarray:
-    """Exponential smoothing along time (0 = none, towards 1 = slower); keeps the first code."""
-    if not 0.0 <= amount < 1.0:
-        raise ValueError(f"smoothing must be in [0, 1), got {amount}")
-    out = np.array(codes, dtype=np.float32, copy=True)
-    for i in range(1, len(out)):
-        out[i] = amount * out[i - 1] + (1.0 - amount) * out[i]
-    return out
+def hold_steady(codes: np.ndarray, distance: float = STEADY, smoothing: float = 0.0) -> np.ndarray:
+    """The code each bar plays: the code being played is kept until the picture has moved at least
+    `distance` away from it (0 = every change is heard), and the music then goes straight to the
+    picture's code of that bar.
 
-
-def hold_steady(codes: np.ndarray, distance: float = STEADY) -> np.ndarray:
-    """Each code, or the code being played when it is less than `distance` away (0 = off)."""
+    With `smoothing` (0 = none, towards 1 = slower) the decision looks at a running average of the
+    picture's codes (weight `smoothing` on the past, restarted at every change), so a change must
+    last to be heard: a flicker of a bar or two is not, a cut is at once or a bar later. The
+    codes themselves are never averaged: an average of two shots would decode to music of
+    neither, and a smoothed jump to a chain of in-between bars.
+    """
     if distance < 0:
         raise ValueError(f"steadiness distance must be >= 0, got {distance}")
-    out = np.array(codes, dtype=np.float32, copy=True)
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    codes = np.asarray(codes, dtype=np.float32)
+    out = np.array(codes, copy=True)
+    average = out[0]
     for i in range(1, len(out)):
-        if np.linalg.norm(out[i] - out[i - 1]) < distance:
+        average = smoothing * average + (1.0 - smoothing) * codes[i] if smoothing else codes[i]
+        if np.linalg.norm(average - out[i - 1]) < distance:
             out[i] = out[i - 1]
+        else:
+            average = codes[i]
     return out

@@ -36,7 +36,7 @@ class RenderOptions:
     seed: int | None = None             # another rotation from picture to music space
     program: int = 0                    # General MIDI program of the melody
     soundfont: Path | None = None
-    smooth: float = 0.0                 # exponential smoothing of the music code over bars
+    smooth: float = 0.0                 # a change of picture must last to be heard (mapping.hold_steady)
     steady: float = STEADY              # a bar keeps the bar before's code when it moved less than this
     analysis_fps: float = ANALYSIS_FPS  # 0: every frame
     fit_seconds: float = 0.0            # > 0: fine-tune the video model on the clip first
@@ -97,6 +97,9 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
     font = synth.find_soundfont(options.soundfont)
     models = models or Models.load(options.model, options.video_model, options.device)
     notes = [plan.note] if plan.note else []
+    if options.keep_audio and not info.has_audio:
+        notes.append(f"{info.path.name} has no sound of its own: --keep-audio has nothing to keep, "
+                     "the music is the only track")
     for text in notes:
         progress.note(text)
 

@@ -18,7 +18,7 @@ from music_vae.midi_io import notes_to_midi
 from music_vae.representation import Note, tokens_to_notes
 
 from .encoding import encode_frames
-from .mapping import STEADY, Mapping, hold_steady, smooth
+from .mapping import STEADY, Mapping, hold_steady
 from .models import MusicModel, VideoModel
 from .sources import FrameTimes, VideoInfo, clip_frames, iter_frames, probe
 from .timeline import Timeline
@@ -66,9 +66,7 @@ def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: floa
     timeline = Timeline(bpm=bpm, start=times.first, duration=times.end - times.first)
     per_bar = timeline.bar_codes(stamps, codes)
     z_music = Mapping.fit(codes, video.latent_std, seed=seed, prior=prior)(per_bar)
-    if smoothing:
-        z_music = smooth(z_music, smoothing)
-    z_music = hold_steady(z_music, steady)
+    z_music = hold_steady(z_music, steady, smoothing)
     bars = music.decode(z_music)
     notes = tokens_to_notes(bars)
     midi = notes_to_midi(notes, bpm=bpm, program=program)

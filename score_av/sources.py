@@ -105,17 +105,48 @@ class FrameTimes:
     count: int = 0
 
 
+SKIP_LEVELS = ("BIDIR", "NONREF", "DEFAULT")  # what the decoder may leave out, most first
+MIN_RATE_SHARE = 0.9   # skipping must still give the analysis this share of the frames it asked for
+
+
 def skip_policy(source_fps: float, fps: float | None) -> str:
-    """Which frames the decoder may leave out when the analysis wants only `fps` a second:
+    """Which frames the decoder may leave out at first when the analysis wants only `fps` a second:
     all B-frames when the clip has at least twice that rate, else those no other frame refers to
     when it has more, else none. Nothing else in the clip depends on a skipped frame, so skipping
-    makes reading cheaper than decoding every frame (typically a quarter to a half of the frames
-    are decoded) while the timestamps still come from every packet."""
+    makes reading cheaper than decoding every frame while the timestamps still come from every
+    packet. How many frames are left depends on how the clip was encoded, so `SkipGuard` watches
+    the rate the analysis really gets and skips less when it falls short."""
     if not fps or not source_fps:
         return "DEFAULT"
     if source_fps >= 2 * fps:
         return "BIDIR"
     return "NONREF" if source_fps > 1.2 * fps else "DEFAULT"
+
+
+class SkipGuard:
+    """Keeps skipping honest: over every stretch of at least WINDOW seconds (and 8 analysis
+    steps), the frames kept must reach MIN_RATE_SHARE of `fps`; when they do not, the decoder is
+    told to skip less (BIDIR -> NONREF -> DEFAULT), from that frame on. Decided from timestamps
+    alone, so the same clip always gives the same frames."""
+    WINDOW = 2.0
+
+    def __init__(self, codec_context, policy: str, fps: float | None):
+        self.codec_context, self.level, self.fps = codec_context, SKIP_LEVELS.index(policy), fps
+        codec_context.skip_frame = policy
+        self.since, self.kept = None, 0
+
+    def kept_frame(self, t: float) -> None:
+        if not self.fps or self.level == len(SKIP_LEVELS) - 1:
+            return
+        if self.since is None:
+            self.since = t
+        self.kept += 1
+        span = t - self.since
+        if span >= max(self.WINDOW, 8 / self.fps):
+            if self.kept - 1 < MIN_RATE_SHARE * self.fps * span:
+                self.level += 1
+                self.codec_context.skip_frame = SKIP_LEVELS[self.level]
+            self.since, self.kept = t, 1
 
 
 def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = None, fps: float | None = None,
@@ -124,8 +155,9 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
     """Yield (seconds, RGB uint8 frame of `size`) for the frames of the clip, in display order.
 
     `size` is an int (square, the whole frame squashed: the video model's `image_size`), (width,
-    height), or None for the clip's own size. With `fps`, frames are
-    analysed at most that often, and the decoder skips frames it does not need (`skip_policy`);
+    height), or None for the clip's own size. With `fps`, frames are analysed on a grid of that
+    rate (at least 90% of it over every few seconds, where the clip has the frames), and the
+    decoder skips frames it does not need (`skip_policy`, `SkipGuard`);
     without, every frame is decoded and yielded. `times`, when given, is filled in from every
     packet: the first timestamp, the end of the picture, the number of frames; `on_frame(seconds)`
     is called for every packet (progress). Raises SourceError for a clip with no frames or a
@@ -142,7 +174,7 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
         stream.thread_type = "AUTO"
         tb = stream.time_base
         rate = stream.average_rate or stream.guessed_rate
-        stream.codec_context.skip_frame = skip_policy(float(rate) if rate else 0.0, fps)
+        guard = SkipGuard(stream.codec_context, skip_policy(float(rate) if rate else 0.0, fps), fps)
         nominal = 1.0 / float(rate) if rate else 0.04
         declared = _declared_duration(container, stream)
         step = 1.0 / fps if fps else 0.0
@@ -168,6 +200,7 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
                     if t + 1e-9 >= next_kept:
                         # the next wanted time, on the grid unless the clip skipped past it
                         next_kept = (next_kept if t - next_kept < step else t) + step
+                        guard.kept_frame(t)
                         rgb = frame.reformat(width=width, height=height, format="rgb24",
                                              interpolation="AREA").to_ndarray()
                         yield t, rgb

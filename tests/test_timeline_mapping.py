@@ -6,7 +6,7 @@ import pytest
 
 from music_vae.midi_io import bar_seconds, notes_to_midi
 from music_vae.representation import Note
-from score_av.mapping import Mapping, hold_steady, rotation, smooth
+from score_av.mapping import Mapping, hold_steady, rotation
 from score_av.synth import midi_events
 from score_av.timeline import Timeline
 
@@ -54,13 +54,16 @@ def test_standardised_codes_use_the_space_and_a_still_picture_stays_still():
     assert np.allclose(np.linalg.norm(rotated, axis=1), np.linalg.norm(z, axis=1), atol=1e-4)
 
 
-def test_smoothing_slows_the_codes_down():
-    steps = np.r_[np.zeros(5), np.ones(5)][:, None].astype(np.float32)
-    assert np.array_equal(smooth(steps, 0.0), steps)
-    smoothed = smooth(steps, 0.5)[:, 0]
-    assert smoothed[5] == 0.5 and np.all(np.diff(smoothed) >= 0) and smoothed[-1] > 0.95
+def test_smoothing_asks_a_change_to_last_before_the_music_follows():
+    codes = np.zeros((8, 4), dtype=np.float32)
+    codes[:, 0] = [0.0, 1.5, 0.1, 0.0, 3.0, 3.1, 2.9, 3.0]  # a one-bar flicker, then a cut to another shot
+    assert hold_steady(codes, 1.0)[:, 0].tolist() == pytest.approx([0.0, 1.5, 0.1, 0.1, 3.0, 3.0, 3.0, 3.0])
+    smoothed = hold_steady(codes, 1.0, smoothing=0.5)[:, 0]
+    assert smoothed.tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0, 3.0, 3.0, 3.0, 3.0])  # the flicker is not heard
+    assert set(smoothed.tolist()) <= set(codes[:, 0].tolist())  # never a code between two shots
+    assert np.array_equal(hold_steady(codes, 1.0, smoothing=0.0), hold_steady(codes, 1.0))
     with pytest.raises(ValueError):
-        smooth(steps, 1.0)
+        hold_steady(codes, 1.0, smoothing=1.0)
 
 
 def test_small_moves_keep_the_music_but_drift_adds_up():

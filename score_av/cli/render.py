@@ -55,13 +55,16 @@ def register(sub) -> None:
     p.add_argument("--fit-seconds", type=float, default=60.0, metavar="S",
                    help="time allowed for --fit (default: 60)")
     p.add_argument("--smooth", type=float, default=0.0, metavar="0-0.99",
-                   help="smooth the music code over bars (0 = none, default; 0.5 = gentle)")
+                   help="a change in the picture must last before the music follows it, so a flicker "
+                        "is not heard (0 = at once, default; 0.5 = a change must hold for a bar or two; "
+                        "with --steady above 0)")
     p.add_argument("--steady", type=float, default=1.0, metavar="D",
                    help="a bar keeps the music of the bar before when its code moved less than D "
                         "(0 = every flicker counts; default: 1.0, where a typical code has length 5.6)")
     p.add_argument("--analysis-fps", type=float, default=8.0, metavar="F",
-                   help="frames per second the video model looks at (default: 8; 0 = every frame); the "
-                        "decoder skips frames the analysis does not need")
+                   help="frames per second the video model looks at, on an even grid (default: 8; 0 = every "
+                        "frame; a clip with fewer frames gives all it has): at least 90%% of F over every "
+                        "few seconds, while the decoder skips frames the analysis does not need")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_render)
 
