@@ -13,6 +13,11 @@ A scene has a kind (what happens in it) and a palette (which colours it may use)
 Everything comes from the numpy generator given, so a seed is the whole recipe. Motion is a path
 over t in [0, 1]: a scene of 16 frames and one of 100 show the same movement, sampled more or less
 finely. Frames are uint8 RGB (n, height, width, 3).
+
+The same seed gives the same bytes on every machine: sin, cos, exp and tanh go through _sin, _cos,
+_exp and _tanh (float64, rounded to float32), never numpy's float32 loops, whose SIMD code paths
+(AVX2, AVX-512, none) differ in the last bits and so move a pixel by a grey level now and then; the
+rest is exact IEEE arithmetic, integer cv2 drawing and cv2 area resizing, whatever the thread count.
 """
 from __future__ import annotations
 
@@ -32,6 +37,31 @@ PALETTES = {  # (saturation range, value range) in HSV
 }
 SHIFT = 4  # cv2 drawing with 4 fractional bits: shapes move smoothly, not pixel by pixel
 ONE = 1 << SHIFT
+
+
+def _exact(fn, x):
+    """fn (a numpy ufunc) of x, the same on every CPU: a float32 x is evaluated in float64 and rounded
+    back to float32, which absorbs the last-bit differences of float64 code paths; other dtypes as is."""
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        return fn(x)[()]
+    return fn(x, dtype=np.float64, out=np.empty(x.shape, np.float32), casting="same_kind")[()]  # in small blocks
+
+
+def _sin(x):
+    return _exact(np.sin, x)
+
+
+def _cos(x):
+    return _exact(np.cos, x)
+
+
+def _exp(x):
+    return _exact(np.exp, x)
+
+
+def _tanh(x):
+    return _exact(np.tanh, x)
 
 
 def palette_colours(rng: np.random.Generator, palette: str, k: int = 4) -> np.ndarray:
@@ -72,12 +102,12 @@ def _field(rng, t, h, w, cols) -> np.ndarray:
     freq = np.float32(rng.uniform(0.2, 1.2) * np.pi)
     if rng.random() < 0.5:
         a = _path(rng, t, np.pi, 1.5)
-        u = x * np.cos(a) + y * np.sin(a)
+        u = x * _cos(a) + y * _sin(a)
     else:
         u = np.sqrt((x - _path(rng, t, 1.0, 0.8)) ** 2 + (y - _path(rng, t, 1.0, 0.8)) ** 2)
-    img = _blend(cols[0], cols[1], 0.5 + 0.5 * np.sin(freq * u + phase))
+    img = _blend(cols[0], cols[1], 0.5 + 0.5 * _sin(freq * u + phase))
     r2 = np.float32(2 * rng.uniform(0.2, 0.8) ** 2)
-    glow = np.exp(-((x - _path(rng, t, 1.0, 1.0)) ** 2 + (y - _path(rng, t, 1.0, 1.0)) ** 2) / r2)
+    glow = _exp(-((x - _path(rng, t, 1.0, 1.0)) ** 2 + (y - _path(rng, t, 1.0, 1.0)) ** 2) / r2)
     return _blend(img, cols[2], glow * np.float32(rng.uniform(0.0, 0.9)))
 
 
@@ -94,16 +124,16 @@ def _texture_mask(rng, t, h, w) -> np.ndarray:
     mode = rng.integers(3)
     if mode < 2:
         a = _path(rng, t3, np.pi, 0.6 * (mode == 0))
-        u = x * np.cos(a) + y * np.sin(a) + _path(rng, t3, 1.0, 1.0)
-        v = -x * np.sin(a) + y * np.cos(a) + _path(rng, t3, 1.0, 1.0)
+        u = x * _cos(a) + y * _sin(a) + _path(rng, t3, 1.0, 1.0)
+        v = -x * _sin(a) + y * _cos(a) + _path(rng, t3, 1.0, 1.0)
         f = np.float32(rng.uniform(1.5, 8.0) * np.pi)
-        wave = np.sin(f * u) if mode == 0 else np.sin(f * u) * np.sin(f * v)
-        return 0.5 + 0.5 * np.tanh(np.float32(rng.uniform(0.7, 6.0)) * wave)
+        wave = _sin(f * u) if mode == 0 else _sin(f * u) * _sin(f * v)
+        return 0.5 + 0.5 * _tanh(np.float32(rng.uniform(0.7, 6.0)) * wave)
     s = np.zeros((len(t), h, w), np.float32)
     for _ in range(rng.integers(4, 16)):
         cx, cy = _path(rng, t3, 1.6, 1.0), _path(rng, t3, 1.2, 1.0)
         r2 = np.float32(2 * rng.uniform(0.08, 0.5) ** 2)
-        s += np.float32(rng.uniform(0.4, 1.0)) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / r2)
+        s += np.float32(rng.uniform(0.4, 1.0)) * _exp(-((x - cx) ** 2 + (y - cy) ** 2) / r2)
     return np.clip(s, 0, 1)
 
 
@@ -145,13 +175,13 @@ def _draw_shapes(rng, frames: np.ndarray, t: np.ndarray, cols: np.ndarray, count
                 axes = (int(size * ONE), int(size * aspect * ONE))
                 cv2.ellipse(img, c, axes, float(np.degrees(angle[i])), 0, 360, colour, thick, cv2.LINE_AA, SHIFT)
             elif kind == 2:
-                d = np.array([np.cos(angle[i]), np.sin(angle[i])]) * size * 1.5
+                d = np.array([_cos(angle[i]), _sin(angle[i])]) * size * 1.5
                 a, b = ((np.array([px[i], py[i]]) + s * d) * ONE for s in (-1, 1))
                 cv2.line(img, tuple(int(v) for v in a), tuple(int(v) for v in b), colour,
                          max(1, int(size * 0.15)), cv2.LINE_AA, SHIFT)
             else:  # polygon or rotated rectangle
                 ang = corners + angle[i]
-                pts = np.stack([px[i] + radii * np.cos(ang), py[i] + radii * aspect * np.sin(ang)], 1)
+                pts = np.stack([px[i] + radii * _cos(ang), py[i] + radii * aspect * _sin(ang)], 1)
                 pts = (pts * ONE).astype(np.int32)[None]
                 if thick < 0:
                     cv2.fillPoly(img, pts, colour, cv2.LINE_AA, SHIFT)
@@ -204,7 +234,7 @@ def _lighting(rng, t, h, w, cols) -> np.ndarray:
     elif mode == 1:
         gain = 1.0 - 0.85 * tt
     elif mode == 2:
-        gain = 0.6 + 0.4 * np.sin(2 * np.pi * (rng.uniform(1, 3) * tt + rng.random()))
+        gain = 0.6 + 0.4 * _sin(2 * np.pi * (rng.uniform(1, 3) * tt + rng.random()))
     elif mode == 3:
         a, b = rng.uniform(0.4, 1.3, 3).astype(np.float32), rng.uniform(0.4, 1.3, 3).astype(np.float32)
         gain = a + (b - a) * tt
@@ -212,7 +242,7 @@ def _lighting(rng, t, h, w, cols) -> np.ndarray:
         y, x = _coords(h, w)
         r2 = np.float32(2 * rng.uniform(0.3, 0.8) ** 2)
         cx, cy = _path(rng, t[:, None, None], 1.2, 2.0), _path(rng, t[:, None, None], 0.8, 1.0)
-        gain = (0.15 + 1.0 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / r2))[..., None]
+        gain = (0.15 + 1.0 * _exp(-((x - cx) ** 2 + (y - cy) ** 2) / r2))[..., None]
     return pic * gain
 
 
@@ -260,7 +290,7 @@ def _walker(rng, t, h, w, cols) -> np.ndarray:
     thick = max(1, int(0.07 * tall))
     frames = np.repeat(room[None], len(t), axis=0)
     for i, ti in enumerate(t):
-        swing = np.sin(2 * np.pi * steps * ti) * 0.15 * tall
+        swing = _sin(2 * np.pi * steps * ti) * 0.15 * tall
         _draw_figure(frames[i], start + (end - start) * ti, base, tall, swing, person, shade, thick)
     return frames
 
