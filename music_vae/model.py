@@ -17,7 +17,7 @@ from torch import nn
 
 
 from .configs import ModelConfig
-from .representation import STEPS_PER_BAR
+from .representation import FIRST_PITCH_TOKEN, STEPS_PER_BAR
 
 
 class BarVAE(nn.Module):
@@ -72,16 +72,29 @@ class BarVAE(nn.Module):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, temperature: float = 0.0, prefix: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, bias: torch.Tensor | None = None,
+               leap_penalty: float = 0.0, max_step: int = 7, previous: torch.Tensor | None = None) -> torch.Tensor:
         """Bars (batch, 16) decoded from z, greedily (temperature 0) or by sampling.
 
         With `prefix` (batch, k), the first k tokens are given and decoding continues from step k.
+        `bias` (batch, 16, vocab) is added to the logits of each step before a token is chosen: -inf
+        forbids a token (a scale, a register), a finite penalty makes it rarer. `leap_penalty` is
+        taken off every note more than `max_step` semitones from the note before it (the bar's own,
+        or `previous` (batch,), the last note token before the bar, -1 for none).
         """
         state = self.initial_state(z)
         token = torch.full((z.shape[0],), self.start_token, dtype=torch.long, device=z.device)
+        last = previous.clone() if previous is not None else torch.full_like(token, -1)
+        notes = torch.arange(self.cfg.vocab_size, device=z.device)
         out = []
         for t in range(STEPS_PER_BAR):
             logits, state = self.step(z, token, state)
+            if bias is not None:
+                logits = logits + bias[:, t]
+            if leap_penalty:
+                far = (notes[None] >= FIRST_PITCH_TOKEN) & (last[:, None] >= FIRST_PITCH_TOKEN) & \
+                    ((notes[None] - last[:, None]).abs() > max_step)
+                logits = logits - leap_penalty * far
             if prefix is not None and t < prefix.shape[1]:
                 token = prefix[:, t]
             elif temperature <= 0:
@@ -89,6 +102,7 @@ class BarVAE(nn.Module):
             else:
                 probs = F.softmax(logits / temperature, dim=-1)
                 token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            last = torch.where(token >= FIRST_PITCH_TOKEN, token, last)
             out.append(token)
         return torch.stack(out, dim=1)
 

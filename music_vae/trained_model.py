@@ -60,11 +60,28 @@ class MusicVAE:
         return mu.cpu().numpy()
 
     @torch.no_grad()
-    def decode(self, codes, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
-        """Bars (n, 16) decoded from codes; greedy at temperature 0."""
+    def decode(self, codes, temperature: float = 0.0, seed: int | None = None, bias=None,
+               prefix=None, leap_penalty: float = 0.0, previous=None) -> np.ndarray:
+        """Bars (n, 16) decoded from codes; greedy at temperature 0. `bias` (n, 16, vocab) is added to
+        each step's logits (-inf forbids a token); `prefix` (n, k) gives the first k tokens;
+        `leap_penalty` makes notes more than 7 semitones from the one before rarer (`previous` (n,):
+        the note token before each bar, -1 for none). See BarVAE.decode."""
         z = self._tensor(np.asarray(codes).reshape(-1, self.latent_dim), torch.float32)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
-        return self.model.decode(z, temperature, generator=gen).cpu().numpy()
+        bias = self._tensor(bias, torch.float32) if bias is not None else None
+        prefix = self._tensor(prefix, torch.long) if prefix is not None else None
+        previous = self._tensor(previous, torch.long) if previous is not None else None
+        return self.model.decode(z, temperature, prefix=prefix, generator=gen, bias=bias,
+                                 leap_penalty=leap_penalty, previous=previous).cpu().numpy()
+
+    @torch.no_grad()
+    def log_likelihood(self, codes, bars) -> np.ndarray:
+        """log p(bar | code) under the decoder, teacher-forced, in nats per bar (n,): how much the model
+        itself believes in each bar it is given for each code."""
+        z = self._tensor(np.asarray(codes).reshape(-1, self.latent_dim), torch.float32)
+        x = self._tensor(np.asarray(bars).reshape(-1, STEPS_PER_BAR), torch.long)
+        logp = torch.log_softmax(self.model.logits(z, self.model.shifted(x)), dim=-1)
+        return logp.gather(-1, x[..., None])[..., 0].sum(-1).cpu().numpy()
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None, style: str | None = None) -> np.ndarray:
         """n bars decoded from codes drawn from the prior (a MusAE model: from one style's component)."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 from . import synth
+from .conductor import THEME_RADIUS, Conducting
 from .errors import ScoreAVError
+from .key import Key
 from .mapping import STEADY
 from .models import Models
 from .mux import ReadAhead, check_writable, mux, plan_output
@@ -41,6 +43,11 @@ class RenderOptions:
     analysis_fps: float = ANALYSIS_FPS  # 0: every frame
     fit_seconds: float = 0.0            # > 0: fine-tune the video model on the clip first
     keep_audio: bool = False
+    key: str | None = "auto"            # "D", "E dorian", "auto" (from the picture's colour), None: none
+    modulate: bool = False              # a cut may move the piece to a related key
+    phrases: bool = True                # bars placed near each other, phrase ends on the tonic
+    themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
+    dynamics: bool = True               # motion sets the loudness
     midi: Path | None = None            # extra outputs
     wav: Path | None = None
     report: Path | None = None
@@ -57,6 +64,15 @@ class RenderOptions:
             raise ScoreAVError(f"--steady must be >= 0, got {self.steady}")
         if not 0 <= self.program <= 127:
             raise ScoreAVError(f"--program must be a General MIDI program 0-127, got {self.program}")
+        if self.themes < 0:
+            raise ScoreAVError(f"--themes must be >= 0, got {self.themes}")
+        if self.key not in (None, "auto"):
+            Key.parse(self.key)
+
+    def conducting(self) -> Conducting:
+        """How the conductor plays (the key is chosen in score_clip)."""
+        return replace(Conducting(), modulate=self.modulate, theme_radius=self.themes,
+                       phrases=self.phrases, velocity=Conducting().velocity if self.dynamics else None)
 
 
 @dataclass
@@ -108,7 +124,7 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
                            program=options.program, smoothing=options.smooth, steady=options.steady,
                            fps=options.analysis_fps or None, fit_seconds=options.fit_seconds,
                            on_frame=lambda t: advance(max(0.0, t - info.start)), progress=progress.shown,
-                           style=options.style)
+                           style=options.style, key=options.key, conducting=options.conducting())
     tl = score.timeline
     wav = synth.WavWriter(options.wav, SAMPLE_RATE) if options.wav else None
     try:

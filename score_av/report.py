@@ -1,6 +1,6 @@
 """One picture of a scored clip, on one time axis: what was seen (a strip of frames), where the
-latent code went (the music code of every bar, and how far it moved), and what was played (the
-piano roll). A person sees at a glance whether the music moved when the picture did."""
+latent code went (the music code of every bar, and how far it moved), how much the picture moved,
+where a theme came back, and what was played (the piano roll, the key in the title). A person sees at a glance whether the music moved when the picture did."""
 from __future__ import annotations
 
 import os
@@ -50,6 +50,15 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
     move_ax.bar(edges[1:n], (moved / (moved.max() or 1.0))[1:], width=tl.bar * 0.25, color="#7a8fb8",
                 label="code moved (at the bar line)")
     move_ax.step(edges, np.r_[changed, changed[-1]], where="post", color="#c0392b", label="notes changed")
+    if score.motion is not None:
+        move_ax.step(edges, np.r_[score.motion, score.motion[-1]], where="post", color="#27ae60",
+                     label="motion (loudness)")
+    conducted = score.conducted
+    if conducted is not None:
+        for i, k in enumerate(np.flatnonzero(conducted.theme_of >= 0)):  # a look that came back, from where
+            y = 0.9 - 0.06 * (i % 4)
+            move_ax.plot([(conducted.theme_of[k] + 0.5) * tl.bar, (k + 0.5) * tl.bar], [y, y], color="#8e44ad",
+                         lw=0.8, marker="o", markersize=2.5, label="theme returns (from, to)" if i == 0 else None)
     move_ax.set_ylim(0, 1.05)
     move_ax.set_ylabel("change")
     move_ax.legend(loc="upper right", fontsize=7, frameon=False)
@@ -59,7 +68,7 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
     pitches = [note.pitch for note in score.notes] or [60]
     for note in score.notes:
         roll.add_patch(plt.Rectangle((note.start * step, note.pitch - 0.4), (note.end - note.start) * step,
-                                     0.8, color="#2c3e50"))
+                                     0.8, color="#2c3e50", alpha=0.35 + 0.65 * note.velocity / 127))
     roll.set_ylim(min(pitches) - 2, max(pitches) + 2)
     roll.set_ylabel("pitch (MIDI)")
     roll.set_xlabel(f"seconds (bars of {tl.bar:g} s at {tl.bpm:g} bpm)")
@@ -67,6 +76,8 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
         for x in edges:
             ax.axvline(x, color="#999999", lw=0.4, alpha=0.6)
     roll.set_xlim(0, duration)
-    fig.suptitle(title or f"{score.info.path.name}: {n} bars at {tl.bpm:g} bpm")
+    keys = [] if score.conducted is None else list(dict.fromkeys(str(k) for k in score.conducted.keys if k))
+    in_key = f" in {', then '.join(keys)}" if keys else ""
+    fig.suptitle(title or f"{score.info.path.name}: {n} bars at {tl.bpm:g} bpm{in_key}")
     fig.tight_layout()
     return save_figure(fig, out, dpi=110, format="png")

@@ -65,6 +65,19 @@ def register(sub) -> None:
                    help="frames per second the video model looks at, on an even grid (default: 8; 0 = every "
                         "frame; a clip with fewer frames gives all it has): at least 90%% of F over every "
                         "few seconds, while the decoder skips frames the analysis does not need")
+    music = p.add_argument_group("the conductor: what makes the decoded bars a piece (all on by default)")
+    music.add_argument("--key", default="auto", metavar="KEY",
+                       help="the piece's key: a tonic and a mode (major, minor, dorian, mixolydian), e.g. D, "
+                            "'E dorian', 'F# minor'; auto (default) reads it from the picture's colour: the hue "
+                            "walks the circle of fifths, brightness picks the mode; none: every bar in its own key")
+    music.add_argument("--modulate", action="store_true", help="a cut in the picture may move the piece to a related key")
+    music.add_argument("--no-phrases", dest="phrases", action="store_false",
+                       help="do not place bars near each other nor end each phrase of four bars on the tonic")
+    music.add_argument("--themes", type=float, default=1.0, metavar="R",
+                       help="when the picture comes back to a look already scored (its code within R), its bar "
+                            "comes back note for note (default: 1.0; 0 = off)")
+    music.add_argument("--no-dynamics", dest="dynamics", action="store_false",
+                       help="every note at one loudness (default: the picture's motion sets the loudness)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_render)
 
@@ -75,7 +88,9 @@ def options_from(args: argparse.Namespace) -> RenderOptions:
                          bpm=args.bpm, seed=args.seed, program=args.program, soundfont=args.soundfont,
                          smooth=args.smooth, steady=args.steady, analysis_fps=args.analysis_fps,
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
-                         midi=args.midi, wav=args.wav, report=args.report)
+                         midi=args.midi, wav=args.wav, report=args.report,
+                         key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
+                         phrases=args.phrases, themes=args.themes, dynamics=args.dynamics)
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -1,0 +1,200 @@
+"""Between the mapping and the notes: what makes a string of decoded bars into music.
+
+The music model decodes one bar at a time from one code, knowing nothing of the piece. The
+conductor gives the bars a piece to belong to:
+
+- **a key.** Each new bar is decoded, moved by the transposition that puts most of its notes in
+  the key, read back by the encoder (so the code says the new key) and decoded again with the
+  notes outside the key made rare (`Conducting.chromatic`, a logit penalty: passing notes and
+  leading tones stay possible, at about the corpus's rate) and the notes outside a comfortable
+  register forbidden. With `modulate`, a cut in the picture may move the piece to a related key:
+  the one the bar decoded there fits best.
+- **phrases.** Bars are placed an octave up or down so that each begins near where the last one
+  ended, and a new bar that ends a phrase of four ends on the tonic.
+- **themes.** Every look scored is remembered with its bar. When the picture comes back to a
+  look (its code within `theme_radius` of one already played, other than the bar sounding now:
+  whether the music moves on at all is `hold_steady`'s to say), that bar is played again, note
+  for note. Offline this is deterministic; the memory keeps at most `memory` looks.
+- **movement.** Each bar's motion (0 still to 1 busy) sets the loudness of its notes.
+
+A bar whose code did not change (held by `mapping.hold_steady`) keeps the bar before it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH, STEPS_PER_BAR, VOCAB_SIZE
+
+from .key import Key
+from .models import MusicModel
+
+PHRASE = 4
+REGISTER = (55, 84)     # MIDI pitches a melody stays within: G3 to C6
+VELOCITY = (56, 104)    # the loudness of a still bar and of a busy one
+THEME_RADIUS = 1.0      # music-space distance within which a look counts as one already scored
+CUT = 3.0               # music-space distance between neighbouring bars' looks that counts as a cut
+
+
+@dataclass(frozen=True)
+class Conducting:
+    """How the conductor plays; every part can be turned off (None or 0)."""
+    key: Key | None = None          # None: each bar in its own key, as decoded
+    modulate: bool = False
+    chromatic: float = 10.0         # logit penalty of a note outside the key (inf: never)
+    leap_penalty: float = 6.0       # logit penalty of a note more than 7 semitones from the one before
+    register: tuple[int, int] | None = REGISTER
+    phrases: bool = True
+    theme_radius: float = THEME_RADIUS  # 0: no themes
+    memory: int = 4096              # looks remembered
+    velocity: tuple[int, int] | None = VELOCITY
+
+
+@dataclass
+class Conducted:
+    bars: np.ndarray                # (n, 16) tokens
+    velocities: np.ndarray          # (n,) MIDI velocity of each bar's notes
+    keys: list[Key | None]          # the key of each bar
+    theme_of: np.ndarray            # (n,) index of the earlier bar a bar repeats as a theme, -1 if none
+    held: np.ndarray                # (n,) bool: the bar keeps the one before (its code did not move)
+    extra: dict = field(default_factory=dict)
+
+
+def pitch_of(tokens: np.ndarray) -> np.ndarray:
+    return tokens.astype(int) - FIRST_PITCH_TOKEN + MIN_PITCH
+
+
+def transpose(bars: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Bars (n, 16) with every note moved by shifts (n,) semitones, kept on the piano."""
+    bars = np.asarray(bars)
+    moved = np.where(bars >= FIRST_PITCH_TOKEN, bars + np.asarray(shifts)[:, None], bars)
+    return np.where(bars >= FIRST_PITCH_TOKEN, np.clip(moved, FIRST_PITCH_TOKEN, VOCAB_SIZE - 1), bars)
+
+
+def best_shift(bar: np.ndarray, key: Key, register: tuple[int, int] | None = None) -> int:
+    """The transposition that puts most of the bar's note onsets in the key and, by whole octaves,
+    most of them in the register; the smallest move wins ties."""
+    pitches = pitch_of(bar[bar >= FIRST_PITCH_TOKEN])
+    if not len(pitches):
+        return 0
+    lo, hi = register or (MIN_PITCH, MIN_PITCH + VOCAB_SIZE - FIRST_PITCH_TOKEN - 1)
+    centre = (lo + hi) / 2
+
+    def fit(s: int) -> tuple:
+        moved = pitches + s
+        return (int(key.contains(moved).sum()), int(((moved >= lo) & (moved <= hi)).sum()),
+                -abs(float(np.median(moved)) - centre), -abs(s))
+    return max(range(-17, 19), key=fit)
+
+
+def key_bias(key: Key | None, chromatic: float, register: tuple[int, int] | None, n: int) -> np.ndarray:
+    """(n, 16, vocab) logit bias: -chromatic outside the key, -inf outside the register."""
+    bias = np.zeros(VOCAB_SIZE, np.float32)
+    pitches = np.arange(MIN_PITCH, MIN_PITCH + VOCAB_SIZE - FIRST_PITCH_TOKEN)
+    if key is not None:
+        bias[FIRST_PITCH_TOKEN:][~key.contains(pitches)] = -chromatic
+    if register is not None:
+        bias[FIRST_PITCH_TOKEN:][(pitches < register[0]) | (pitches > register[1])] = -np.inf
+    return np.broadcast_to(bias, (n, STEPS_PER_BAR, VOCAB_SIZE)).copy()
+
+
+def decode_in_key(music: MusicModel, codes: np.ndarray, key: Key | None, how: Conducting) -> np.ndarray:
+    """Bars decoded from codes in `key` (see the module docstring); in their own keys when key is None."""
+    if not len(codes):
+        return np.zeros((0, STEPS_PER_BAR), np.int64)
+    free = music.decode(codes)
+    if key is None:
+        return music.decode(codes, bias=key_bias(None, 0, how.register, len(codes)), leap_penalty=how.leap_penalty)
+    moved = transpose(free, np.array([best_shift(b, key, how.register) for b in free]))
+    return music.decode(music.encode(moved), bias=key_bias(key, how.chromatic, how.register, len(codes)),
+                        leap_penalty=how.leap_penalty)
+
+
+def cadence(bar: np.ndarray, key: Key, register: tuple[int, int] | None) -> np.ndarray:
+    """The bar with its last note moved to the nearest tonic (within the register)."""
+    steps = np.flatnonzero(bar >= FIRST_PITCH_TOKEN)
+    if not len(steps):
+        return bar
+    pitch = int(pitch_of(bar[steps[-1:]])[0])
+    lo, hi = register or (MIN_PITCH, MIN_PITCH + VOCAB_SIZE - FIRST_PITCH_TOKEN - 1)
+    tonics = [p for p in range(lo, hi + 1) if p % 12 == key.tonic]
+    if not tonics:
+        return bar
+    out = bar.copy()
+    out[steps[-1]] = min(tonics, key=lambda p: (abs(p - pitch), p)) - MIN_PITCH + FIRST_PITCH_TOKEN
+    return out
+
+
+def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, int] | None) -> np.ndarray:
+    """The bar moved by whole octaves so that its first note is nearest the note before it, within the register."""
+    steps = np.flatnonzero(bar >= FIRST_PITCH_TOKEN)
+    if last_pitch is None or not len(steps):
+        return bar
+    pitches = pitch_of(bar[steps])
+    lo, hi = register or (MIN_PITCH, MIN_PITCH + VOCAB_SIZE - FIRST_PITCH_TOKEN - 1)
+    options = [o for o in (0, -12, 12, -24, 24) if pitches.min() + o >= lo and pitches.max() + o <= hi] or [0]
+    best = min(options, key=lambda o: (abs(pitches[0] + o - last_pitch), abs(o)))
+    return transpose(bar[None], np.array([best]))[0]
+
+
+def conduct(music: MusicModel, codes: np.ndarray, looks: np.ndarray, motion: np.ndarray,
+            how: Conducting = Conducting()) -> Conducted:
+    """Bars for the music codes (n, d) a bar plays (held ones repeated), given each bar's own look
+    (n, d: the mapped code before holding) and motion (n,) in [0, 1]."""
+    n = len(codes)
+    held = np.r_[False, np.all(codes[1:] == codes[:-1], axis=1)] if n else np.zeros(0, bool)
+    theme_of = np.full(n, -1)
+    memory: list[int] = []  # bars whose look is remembered
+    keys: list[Key | None] = []
+    key = how.key
+    new = []
+    playing = -1  # the bar whose notes are sounding: a theme never brings back the bar just played
+    for k in range(n):
+        if k and how.modulate and key is not None and np.linalg.norm(looks[k] - looks[k - 1]) > CUT:
+            key = _closest_related(music, codes[k], key)
+        keys.append(key)
+        if held[k]:
+            continue
+        remembered = np.asarray([j for j in memory if j != playing], dtype=int)
+        if how.theme_radius > 0 and len(remembered):
+            distance = np.linalg.norm(codes[remembered] - codes[k], axis=1)
+            if distance.min() < how.theme_radius:
+                theme_of[k] = playing = remembered[int(distance.argmin())]
+                continue
+        playing = k
+        new.append(k)
+        memory.append(k)
+        if len(memory) > how.memory:
+            memory.pop(0)
+
+    bars = np.zeros((n, STEPS_PER_BAR), np.int64)
+    for key_here in dict.fromkeys(keys[k] for k in new):
+        idx = [k for k in new if keys[k] == key_here]
+        bars[idx] = decode_in_key(music, codes[idx], key_here, how)
+    last_pitch = None
+    for k in range(n):
+        if held[k]:
+            bars[k] = bars[k - 1]
+        elif theme_of[k] >= 0:
+            bars[k] = bars[theme_of[k]]
+        else:
+            bar = bars[k]
+            if how.phrases:
+                bar = place_octave(bar, last_pitch, how.register)
+                if keys[k] is not None and k % PHRASE == PHRASE - 1:
+                    bar = cadence(bar, keys[k], how.register)
+            bars[k] = bar
+        onsets = bars[k][bars[k] >= FIRST_PITCH_TOKEN]
+        if len(onsets):
+            last_pitch = int(pitch_of(onsets[-1:])[0])
+    lo, hi = how.velocity or (90, 90)
+    velocities = np.round(lo + (hi - lo) * np.clip(np.asarray(motion, np.float32), 0, 1)).astype(int)
+    return Conducted(bars, velocities, keys, theme_of, held)
+
+
+def _closest_related(music: MusicModel, code: np.ndarray, key: Key) -> Key:
+    """Of the keys related to `key`, the one the bar decoded at `code` fits best (the first on a tie)."""
+    bar = music.decode(code[None])[0]
+    pitches = pitch_of(bar[bar >= FIRST_PITCH_TOKEN])
+    return max(key.related(), key=lambda kk: int(kk.contains(pitches).sum()))

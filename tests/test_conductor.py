@@ -1,0 +1,126 @@
+"""The conductor: a key, phrases, themes that return and loudness that follows movement."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music_vae.musicality import figures, onsets, recall
+from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH
+from score_av.clips import write_clip
+from score_av.conductor import REGISTER, VELOCITY, Conducting, cadence, conduct, place_octave
+from score_av.errors import ScoreAVError
+from score_av.key import Key, key_from_colour
+from score_av.models import Models
+from score_av.render import RenderOptions, render_clip
+from score_av.sources import clip_frames
+from video_vae.scenes import clip_with_cuts, scene
+
+FPS = 20.0
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return Models.load("vae", "video", "cpu")
+
+
+def token(pitch: int) -> int:
+    return pitch - MIN_PITCH + FIRST_PITCH_TOKEN
+
+
+def test_keys_are_read_as_a_musician_writes_them():
+    assert Key.parse("D") == Key(2, "major")
+    assert Key.parse("E dorian") == Key(4, "dorian")
+    assert Key.parse("F# minor") == Key.parse("f#m") == Key(6, "minor")
+    assert Key.parse("Bb mixolydian") == Key(10, "mixolydian")
+    assert str(Key.parse("Eb")) == "Eb major"
+    for bad in ("H", "D phrygian", ""):
+        with pytest.raises(ScoreAVError, match="--key"):
+            Key.parse(bad)
+
+
+def test_the_picture_picks_the_key_by_the_documented_rule():
+    assert key_from_colour([255, 0, 0]) == Key(0, "major")            # bright red: C major
+    assert key_from_colour([40, 0, 0]) == Key(0, "minor")             # dark red: C minor
+    assert key_from_colour([255, 255, 0]) == Key(7 * 2 % 12, "major")  # yellow, two steps round: D major
+    assert key_from_colour([10, 60, 200]) == key_from_colour([10, 60, 200])
+
+
+def test_bars_are_in_the_key_and_the_register(models):
+    codes = np.random.default_rng(0).standard_normal((48, 32)).astype(np.float32)
+    free = conduct(models.music, codes, codes, np.zeros(48), Conducting(key=None, register=None, phrases=False,
+                                                                         leap_penalty=0.0))
+    d = conduct(models.music, codes, codes, np.zeros(48), Conducting(key=Key.parse("D")))
+    _, pitch = onsets(d.bars)
+    assert Key.parse("D").contains(pitch).mean() >= 0.95
+    assert REGISTER[0] <= pitch.min() and pitch.max() <= REGISTER[1]
+    assert figures(d.bars)["key_fit"] > figures(free.bars)["key_fit"]
+    assert figures(d.bars)["leaps"] < figures(free.bars)["leaps"]
+
+
+def test_a_look_that_returns_brings_its_bar_back_and_a_held_code_keeps_its_bar(models):
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((2, 32)).astype(np.float32) * 2
+    codes = np.stack([a, a, b, a + 0.05, b + 0.05])
+    done = conduct(models.music, codes, codes, np.zeros(5), Conducting(key=Key.parse("G")))
+    assert done.held.tolist() == [False, True, False, False, False]
+    assert done.theme_of.tolist() == [-1, -1, -1, 0, 2]
+    assert np.array_equal(done.bars[3], done.bars[0]) and np.array_equal(done.bars[4], done.bars[2])
+    off = conduct(models.music, codes, codes, np.zeros(5), Conducting(key=Key.parse("G"), theme_radius=0))
+    assert (off.theme_of == -1).all()
+
+
+def test_phrases_end_on_the_tonic_and_bars_start_near_the_last_note():
+    bar = np.zeros(16, np.int64)
+    bar[[0, 4, 8, 12]] = [token(p) for p in (64, 66, 69, 71)]
+    ended = cadence(bar, Key.parse("D"), REGISTER)
+    assert ended[12] == token(74) and np.array_equal(ended[:12], bar[:12])  # B4 -> the nearest D, D5
+    assert place_octave(bar, 76, REGISTER)[0] == token(76)  # E4 after E5: up an octave
+    assert place_octave(bar, 62, REGISTER)[0] == token(64)  # already near: left alone
+
+
+def test_motion_sets_the_loudness(models):
+    codes = np.random.default_rng(2).standard_normal((3, 32)).astype(np.float32)
+    loud = conduct(models.music, codes, codes, np.array([0.0, 0.5, 1.0]))
+    assert loud.velocities.tolist() == [VELOCITY[0], (VELOCITY[0] + VELOCITY[1]) // 2, VELOCITY[1]]
+    flat = conduct(models.music, codes, codes, np.array([0.0, 0.5, 1.0]), Conducting(velocity=None))
+    assert flat.velocities.tolist() == [90, 90, 90]
+
+
+@pytest.fixture(scope="module")
+def aba_clip(tmp_path_factory) -> Path:
+    """Shot A, shot B, then A again decoded and encoded anew (close to A, not bit-identical): 8 s each."""
+    folder = tmp_path_factory.mktemp("aba")
+    a, _ = clip_with_cuts(31, [8.0], fps=FPS, height=96, width=128)
+    b, _ = clip_with_cuts(32, [8.0], fps=FPS, height=96, width=128)
+    again = clip_frames(write_clip(folder / "a.mp4", a, FPS, options={"crf": "18"}))[1]
+    return write_clip(folder / "aba.mp4", np.concatenate([a, b, again]), FPS, options={"crf": "28"})
+
+
+def test_footage_that_returns_gets_its_notes_back(models, aba_clip, tmp_path):
+    bars = render_clip(aba_clip, tmp_path / "x.mp4", RenderOptions(), models=models).score.bars
+    assert len(bars) == 12
+    assert recall(bars[0:4], bars[8:12]) >= 0.8
+    off = render_clip(aba_clip, tmp_path / "y.mp4", RenderOptions(themes=0), models=models).score.bars
+    assert recall(off[0:4], off[8:12]) < recall(bars[0:4], bars[8:12])
+
+
+def test_a_still_room_is_quieter_than_people_walking_through_it(models, tmp_path):
+    rng = lambda: np.random.default_rng([41, 0])  # noqa: E731  one scene, still then moving
+    still = scene(rng(), int(8 * FPS), 96, 128, "walker", "muted", still=True, noise=2.0)
+    moving = scene(rng(), int(8 * FPS), 96, 128, "walker", "muted", noise=2.0)
+    clip = write_clip(tmp_path / "room.mp4", np.concatenate([still, moving]), FPS)
+    score = render_clip(clip, tmp_path / "x.mp4", RenderOptions(), models=models).score
+    velocity = score.conducted.velocities
+    assert velocity[4:].mean() >= velocity[:4].mean() + 10
+    assert {n.velocity for n in score.notes} <= set(velocity.tolist())
+
+
+def test_the_key_option_reaches_the_notes(models, aba_clip, tmp_path):
+    score = render_clip(aba_clip, tmp_path / "x.mp4", RenderOptions(key="E dorian"), models=models).score
+    pitches = np.array([n.pitch for n in score.notes])
+    assert Key.parse("E dorian").contains(pitches).mean() >= 0.95
+    assert set(score.conducted.keys) == {Key.parse("E dorian")}
+    assert set(render_clip(aba_clip, tmp_path / "y.mp4", RenderOptions(key=None), models=models).score.conducted.keys) \
+        == {None}
