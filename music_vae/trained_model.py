@@ -10,6 +10,7 @@ import torch
 
 from modelkit import resolve_device
 
+from .attributes import read_attributes
 from .checkpoint import load_model, read_model_card, resolve_model
 from .errors import MusicInputError
 from .metrics import interpolate_codes
@@ -23,6 +24,7 @@ class MusicVAE:
         self.device = resolve_device(device)
         self.model, self.config, _ = load_model(self.path, self.device)
         self.card = read_model_card(self.path)
+        self.attributes = read_attributes(self.path)  # attribute vectors by name (attributes.py); {} if none
 
     @property
     def latent_dim(self) -> int:

@@ -15,7 +15,11 @@ conductor gives the bars a piece to belong to:
   look (its code within `theme_radius` of one already played, other than the bar sounding now:
   whether the music moves on at all is `hold_steady`'s to say), that bar is played again, note
   for note. Offline this is deterministic; the memory keeps at most `memory` looks.
-- **movement.** Each bar's motion (0 still to 1 busy) sets the loudness of its notes.
+- **movement.** Each bar's motion (0 still to 1 busy) sets the loudness of its notes. With
+  `density`, it also moves the code of a new bar along the model's density vector
+  (attributes.py: from half of it towards sparser bars when still to half of it towards denser
+  ones when busy). That is off by default: on the shared and made clips it made bars within a
+  shot differ as the motion did, and added leaps.
 
 A bar whose code did not change (held by `mapping.hold_steady`) keeps the bar before it.
 """
@@ -49,6 +53,7 @@ class Conducting:
     theme_radius: float = THEME_RADIUS  # 0: no themes
     memory: int = 4096              # looks remembered
     velocity: tuple[int, int] | None = VELOCITY
+    density: float = 0.0            # motion adds this much of the model's density vector (more notes); 0: none
 
 
 @dataclass
@@ -169,9 +174,11 @@ def conduct(music: MusicModel, codes: np.ndarray, looks: np.ndarray, motion: np.
             memory.pop(0)
 
     bars = np.zeros((n, STEPS_PER_BAR), np.int64)
+    busier = codes + how.density * (np.asarray(motion, np.float32)[:, None] - 0.5) * \
+        music.attributes.get("density", np.zeros(codes.shape[1], np.float32)) if n else codes
     for key_here in dict.fromkeys(keys[k] for k in new):
         idx = [k for k in new if keys[k] == key_here]
-        bars[idx] = decode_in_key(music, codes[idx], key_here, how)
+        bars[idx] = decode_in_key(music, busier[idx], key_here, how)
     last_pitch = None
     for k in range(n):
         if held[k]:

@@ -49,6 +49,10 @@ class MusicModel(Protocol):
     def prior(self, style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mean and per-axis std of where codes should go (of one style's region, when given)."""
 
+    @property
+    def attributes(self) -> dict[str, np.ndarray]:
+        """Attribute vectors by name ("density"): directions in the code that ask for more of it; may be {}."""
+
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Codes (n, latent_dim) to bars (n, 16), greedily."""
 

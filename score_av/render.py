@@ -48,6 +48,7 @@ class RenderOptions:
     phrases: bool = True                # bars placed near each other, phrase ends on the tonic
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
+    density: float = 0.0                # motion moves new bars along the density vector this much
     midi: Path | None = None            # extra outputs
     wav: Path | None = None
     report: Path | None = None
@@ -72,7 +73,8 @@ class RenderOptions:
     def conducting(self) -> Conducting:
         """How the conductor plays (the key is chosen in score_clip)."""
         return replace(Conducting(), modulate=self.modulate, theme_radius=self.themes,
-                       phrases=self.phrases, velocity=Conducting().velocity if self.dynamics else None)
+                       phrases=self.phrases, velocity=Conducting().velocity if self.dynamics else None,
+                       density=self.density)
 
 
 @dataclass

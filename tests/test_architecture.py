@@ -84,7 +84,7 @@ LAYERS = {
                ("configs", ("configs",)),
                ("model", ("model",)),
                ("checkpoint/prior", ("checkpoint", "prior"))),
-        beside=("corpus", "metrics", "musicality", "train", "flatness", "musae", "variants", "styles"),
+        beside=("corpus", "metrics", "musicality", "attributes", "train", "flatness", "musae", "variants", "styles"),
     ),
     "video_vae": Layers(
         stack=(("errors", ("errors",)),

@@ -124,3 +124,24 @@ def test_the_key_option_reaches_the_notes(models, aba_clip, tmp_path):
     assert set(score.conducted.keys) == {Key.parse("E dorian")}
     assert set(render_clip(aba_clip, tmp_path / "y.mp4", RenderOptions(key=None), models=models).score.conducted.keys) \
         == {None}
+
+
+def test_the_density_vector_asks_for_more_notes(models, midi_folder, tmp_path, capsys):
+    """Measured with the command on real bars, the density vector moves codes towards denser bars."""
+    from test_cli import run
+
+    out = tmp_path / "vae.attributes.json"
+    code, stdout, _ = run(capsys, "music", "attributes", "--model", "vae", "--device", "cpu", "--data",
+                          midi_folder, "-o", out)
+    assert code == 0 and str(out) in stdout
+    from music_vae.attributes import note_density, read_attributes
+
+    vector = read_attributes(tmp_path / "vae.pt")["density"]
+    codes = np.random.default_rng(3).standard_normal((64, 32)).astype(np.float32)
+    sparse, dense = (models.music.decode(codes + s * vector) for s in (-1.0, 1.0))
+    assert note_density(dense).mean() > note_density(sparse).mean()
+    busy = type("Busy", (), {"attributes": {"density": 2 * vector}, "decode": models.music.decode,
+                             "encode": models.music.encode})()
+    still, moving = (conduct(busy, codes, codes, np.full(64, m), Conducting(key=None, phrases=False, density=1.0))
+                     for m in (0, 1))
+    assert note_density(moving.bars).mean() > note_density(still.bars).mean()

@@ -44,6 +44,17 @@ def register(sub) -> None:
     add_sound_options(p)
     p.set_defaults(run=run_sample)
 
+    p = msub.add_parser("attributes", help="measure the model's attribute vectors (note density) on real bars",
+                        description="Encode real bars and take the mean code of the densest quarter minus that of "
+                                    "the sparsest (MusicVAE's attribute vectors). `render` moves the codes of busy "
+                                    "pictures along it. Written beside the checkpoint as NAME.attributes.json.")
+    add_model_option(p)
+    p.add_argument("--data", nargs="+", default=["oneills"], metavar="SOURCE",
+                   help="collections or MIDI/ABC files to measure on (default: oneills)")
+    p.add_argument("--split", choices=["train", "valid", "test"], default="train", help="default: train")
+    p.add_argument("-o", "--out", type=Path, help="default: NAME.attributes.json beside the checkpoint")
+    p.set_defaults(run=run_attributes)
+
     p = msub.add_parser("interpolate", help="a straight walk between two bars",
                         description="Encode one bar of A and one of B and decode evenly spaced points on "
                                     "the line (or great circle) between their codes.")
@@ -56,6 +67,24 @@ def register(sub) -> None:
     p.add_argument("--method", choices=["linear", "slerp"], default="linear", help="default: linear")
     add_sound_options(p)
     p.set_defaults(run=run_interpolate)
+
+
+def run_attributes(args: argparse.Namespace) -> int:
+    from music_vae.attributes import attributes_path, measure_attributes
+    from modelkit import atomic_write_json
+
+    started = time.time()
+    model = _load(args)
+    corpus = load_corpus(args.data, progress=True).split(args.split)
+    if len(corpus) < 8:
+        raise MusicInputError(f"{' '.join(args.data)}: {len(corpus)} bars in the {args.split} split; too few to measure")
+    about = f"{' '.join(args.data)}, {args.split} split (seed {model.config.train.split_seed})"
+    found = {"model": model.path.stem, **measure_attributes(model, corpus.bars, about),
+             "reproduce": f"score-av music attributes --model {args.model} --data {' '.join(args.data)}"}
+    out = args.out or attributes_path(model.path)
+    atomic_write_json(out, found)
+    summary(f"attribute vectors of {model.path.stem} from {len(corpus)} bars", [out], started)
+    return 0
 
 
 def run_corpus(args: argparse.Namespace) -> int:

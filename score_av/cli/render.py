@@ -78,6 +78,9 @@ def register(sub) -> None:
                             "comes back note for note (default: 1.0; 0 = off)")
     music.add_argument("--no-dynamics", dest="dynamics", action="store_false",
                        help="every note at one loudness (default: the picture's motion sets the loudness)")
+    music.add_argument("--density", type=float, default=0.0, metavar="W",
+                       help="motion also makes new bars denser (busy) or sparser (still), along the model's "
+                            "density vector times W (default: 0, off; try 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_render)
 
@@ -90,7 +93,7 @@ def options_from(args: argparse.Namespace) -> RenderOptions:
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
                          midi=args.midi, wav=args.wav, report=args.report,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
-                         phrases=args.phrases, themes=args.themes, dynamics=args.dynamics)
+                         phrases=args.phrases, themes=args.themes, dynamics=args.dynamics, density=args.density)
 
 
 def run_render(args: argparse.Namespace) -> int:
