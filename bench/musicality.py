@@ -23,7 +23,7 @@ import numpy as np
 
 from looped_clips import SHARED_CLIPS
 from music_vae.metrics import step_changes
-from music_vae.musicality import figures, onsets, recall
+from music_vae.musicality import figures, recall
 from score_av.clips import write_clip
 from score_av.conductor import Conducting, best_shift, key_bias, transpose
 from score_av.models import Models

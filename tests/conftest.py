@@ -137,3 +137,11 @@ def pytest_configure(config):
     """One thread per test process: the models in tests are tiny, and CI has two cores."""
     import torch
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def models():
+    """The shipped music and video models (score_av.models.Models), loaded once for the session."""
+    from score_av.models import Models
+
+    return Models.load("vae", "video", "cpu")

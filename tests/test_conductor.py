@@ -12,17 +12,11 @@ from score_av.clips import write_clip
 from score_av.conductor import REGISTER, VELOCITY, Conducting, cadence, conduct, place_octave
 from score_av.errors import ScoreAVError
 from score_av.key import Key, key_from_colour
-from score_av.models import Models
 from score_av.render import RenderOptions, render_clip
 from score_av.sources import clip_frames
 from video_vae.scenes import clip_with_cuts, scene
 
 FPS = 20.0
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models.load("vae", "video", "cpu")
 
 
 def token(pitch: int) -> int:

@@ -12,17 +12,11 @@ from score_av.cli import build_parser
 from score_av.cli.render import options_from
 from score_av.clips import write_clip
 from score_av.errors import ScoreAVError
-from score_av.models import Models
 from score_av.render import RenderOptions, render_clip
 from test_cli import run
 from video_vae.scenes import clip_with_cuts
 
 FPS = 15.0
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models.load("vae", "video", "cpu")
 
 
 @pytest.fixture(scope="module")

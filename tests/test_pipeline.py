@@ -12,7 +12,7 @@ from music_vae.midi_io import notes_to_midi
 from music_vae.representation import Note
 from score_av.clips import write_clip
 from score_av.mapping import ClipMapping, Mapping, RunningMapping
-from score_av.models import Models, MusicModel, VideoModel
+from score_av.models import MusicModel, VideoModel
 from score_av.mux import ArrayAudio, ReadAhead
 from score_av.render import Progress, RenderOptions, render_clip
 from score_av.score import score_clip
@@ -23,11 +23,6 @@ from video_vae.scenes import clip_with_cuts
 from video_vae.trained_model import VideoVAE
 
 RATE = 44100
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models.load("vae", "video", "cpu")
 
 
 @pytest.fixture(scope="module")

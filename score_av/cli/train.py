@@ -6,8 +6,6 @@ import shlex
 import time
 from pathlib import Path
 
-import numpy as np
-
 from music_vae.configs import CONFIGS, VARIANTS, get_config
 
 from ..footage import IMAGE_SUFFIXES
