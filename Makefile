@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := libfluidsynth3 timgm6mb-soundfont
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test bench clean
+.PHONY: setup system demo test bench figures clean
 
 setup: system $(STAMP)
 
@@ -43,6 +43,12 @@ bench: setup
 	$(PY) bench/render_speed.py
 	$(PY) bench/render_memory.py
 	$(PY) bench/video_response.py
+
+# Every figure in the README measured again (about 90 min on 2 cores), into docs/figures.json and
+# the README's marked passages; `$(PY) bench/readme_figures.py --from-json` only rewrites the README.
+figures: setup
+	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
+	$(PY) bench/readme_figures.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
