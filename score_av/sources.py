@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -171,7 +169,6 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
     width, height = (size, size) if isinstance(size, int) else size if size is not None else (None, None)
     times = times if times is not None else FrameTimes()
     container = _open(path)
-    scaler = ThreadPoolExecutor(1, thread_name_prefix="scale-frames")
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -184,7 +181,6 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
         next_kept = -math.inf
         previous = None
         first, end = math.inf, -math.inf
-        scaled: deque = deque()  # frames being scaled on another thread while the next are decoded
         try:
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
@@ -205,13 +201,9 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
                         # the next wanted time, on the grid unless the clip skipped past it
                         next_kept = (next_kept if t - next_kept < step else t) + step
                         guard.kept_frame(t)
-                        scaled.append((t, scaler.submit(_scaled, frame, width, height)))
-                        while len(scaled) > SCALE_AHEAD:
-                            t_out, done = scaled.popleft()
-                            yield t_out, done.result()
-            while scaled:
-                t_out, done = scaled.popleft()
-                yield t_out, done.result()
+                        rgb = frame.reformat(width=width, height=height, format="rgb24",
+                                             interpolation="AREA").to_ndarray()
+                        yield t, rgb
         except av.FFmpegError as exc:
             at = f" at {times.end - times.first:.2f} s" if times.count else ""
             raise SourceError(f"{path}: the video is damaged{at} ({_reason(exc)}); "
@@ -223,16 +215,7 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
             raise SourceError(f"{path}: the video stops at {shown:.1f} s of the {declared:.1f} s its "
                               f"container declares: the file is truncated or damaged")
     finally:
-        scaler.shutdown(wait=True, cancel_futures=True)
         container.close()
-
-
-SCALE_AHEAD = 4  # frames scaled ahead of the one handed on
-
-
-def _scaled(frame, width, height) -> np.ndarray:
-    """RGB of the frame at the analysis size: swscale's area average, which releases the GIL."""
-    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
 
 
 def clip_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = None, fps: float | None = None,
