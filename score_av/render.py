@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from . import synth
-from .conductor import THEME_RADIUS, Conducting
+from .conductor import THEME_RADIUS, VELOCITY, Conducting
 from .errors import ScoreAVError
 from .key import Key
 from .mapping import STEADY
@@ -72,9 +72,8 @@ class RenderOptions:
 
     def conducting(self) -> Conducting:
         """How the conductor plays (the key is chosen in score_clip)."""
-        return replace(Conducting(), modulate=self.modulate, theme_radius=self.themes,
-                       phrases=self.phrases, velocity=Conducting().velocity if self.dynamics else None,
-                       density=self.density)
+        return Conducting(modulate=self.modulate, theme_radius=self.themes, phrases=self.phrases,
+                          velocity=VELOCITY if self.dynamics else None, density=self.density)
 
 
 @dataclass

@@ -293,9 +293,6 @@ class WavWriter:
 
 def write_wav(path, audio: np.ndarray, sample_rate: int = 44100) -> None:
     """Write a whole soundtrack as 16-bit PCM stereo WAV (see `WavWriter`)."""
-    audio = np.asarray(audio)
-    if audio.ndim != 2 or audio.shape[1] != 2:
-        raise ValueError(f"audio must have shape (n_samples, 2), got {audio.shape}")
     writer = WavWriter(path, sample_rate)
     try:
         writer.write(audio)
