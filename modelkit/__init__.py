@@ -12,7 +12,7 @@ can stand on it without standing on each other:
 - atomic writes, `resolve_device`, and `UserError`: the one base of every error whose message is
   for a person, which the CLI prints as one line.
 """
-from .atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from .atomic import atomic_save_arrays, atomic_torch_save, atomic_write_json, atomic_write_text
 from .cards import card_path, machine_record, parameter_count, read_model_card, write_model_card
 from .checkpoint import CheckpointFormat
 from .device import resolve_device
@@ -20,7 +20,7 @@ from .errors import CheckpointError, UserError
 from .locate import models_dir, resolve_model, search_path, shipped_names
 
 __all__ = [
-    "CheckpointError", "CheckpointFormat", "UserError", "atomic_torch_save", "atomic_write_json",
+    "CheckpointError", "CheckpointFormat", "UserError", "atomic_save_arrays", "atomic_torch_save", "atomic_write_json",
     "atomic_write_text", "card_path", "machine_record", "models_dir", "parameter_count", "read_model_card",
     "resolve_device", "resolve_model", "search_path", "shipped_names", "write_model_card",
 ]

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 
@@ -33,3 +34,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, obj) -> None:
     """Indented, with a final newline: model cards are read by people too."""
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def atomic_save_arrays(path: Path, **arrays) -> None:
+    """Named numpy arrays as one .npz (read back with np.load(..., allow_pickle=False))."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object, or np.savez would append .npz to the temporary name
+            np.savez(f, **arrays)
+    _atomic(path, write)

@@ -5,7 +5,10 @@ of pitched note onsets inside the best-fitting diatonic scale (the 12 transposit
 scale's pitch classes, which hold every church mode too), averaged over windows; leaps are the
 share of intervals between consecutive melody notes over 7 semitones; pitch-class entropy is the
 entropy in bits of the histogram of pitch classes over all notes (3.58 = uniform); recall is the
-Jaccard overlap of (onset step, pitch) between a bar and the bar it should repeat.
+Jaccard overlap of (onset step, pitch) between a bar and the bar it should repeat. Rhythm is
+compared bar by bar: the histogram of onset positions (16 steps) and of note durations within the
+bar (1 to 16 steps; a note lasts until the next onset, note-off or the bar's end), each as shares,
+and two histograms differ by their total variation distance (half the sum of absolute differences).
 """
 from __future__ import annotations
 
@@ -79,3 +82,33 @@ def recall(bars, again) -> float:
 def figures(bars) -> dict:
     """key fit, leaps and pitch-class entropy of a melody (bars in order)."""
     return {"key_fit": key_fit(bars), "leaps": leaps(bars), "pitch_class_entropy": pitch_class_entropy(bars)}
+
+
+def rhythm_histograms(bars) -> tuple[np.ndarray, np.ndarray]:
+    """Shares of note onsets at each of the 16 steps, and of note durations of 1..16 steps, each bar
+    on its own (so that bars decoded one at a time and bars cut from tunes are measured alike)."""
+    bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
+    positions = np.zeros(STEPS_PER_BAR)
+    durations = np.zeros(STEPS_PER_BAR)
+    is_event = bars != 0  # a note-on or a note-off ends the note before it
+    for bar, events in zip(bars, is_event):
+        steps = np.flatnonzero(events)
+        ends = np.r_[steps[1:], STEPS_PER_BAR]
+        for start, end in zip(steps, ends):
+            if bar[start] >= FIRST_PITCH_TOKEN:
+                positions[start] += 1
+                durations[end - start - 1] += 1
+    return positions / max(positions.sum(), 1), durations / max(durations.sum(), 1)
+
+
+def total_variation(p, q) -> float:
+    """Half the L1 distance of two histograms of shares: 0 the same, 1 nothing in common."""
+    return float(0.5 * np.abs(np.asarray(p, float) - np.asarray(q, float)).sum())
+
+
+def rhythm_distance(bars, reference) -> dict:
+    """Total variation distance of onset positions and of durations between two sets of bars, and
+    each set's share of onsets on off-beat sixteenths (odd steps)."""
+    (pos, dur), (ref_pos, ref_dur) = rhythm_histograms(bars), rhythm_histograms(reference)
+    return {"onset_position_tv": total_variation(pos, ref_pos), "duration_tv": total_variation(dur, ref_dur),
+            "offbeat_sixteenths": float(pos[1::2].sum()), "reference_offbeat_sixteenths": float(ref_pos[1::2].sum())}

@@ -14,8 +14,12 @@ from .attributes import read_attributes
 from .checkpoint import load_model, read_model_card, resolve_model
 from .errors import MusicInputError
 from .metrics import interpolate_codes
+from .data_prior import COMPONENTS, DataPrior, GaussianPrior, Placement, fit_data_prior, read_data_prior
+from .musicality import rhythm_distance
 from .prior import StylePrior
 from .representation import STEPS_PER_BAR
+
+RHYTHM_SAMPLES = 3000  # codes drawn to compare the rhythm of a prior's bars with real ones
 
 
 class MusicVAE:
@@ -25,6 +29,7 @@ class MusicVAE:
         self.model, self.config, _ = load_model(self.path, self.device)
         self.card = read_model_card(self.path)
         self.attributes = read_attributes(self.path)  # attribute vectors by name (attributes.py); {} if none
+        self.data_prior = read_data_prior(self.path)  # where real bars' codes lie (data_prior.py); None if not fitted
 
     @property
     def latent_dim(self) -> int:
@@ -32,24 +37,38 @@ class MusicVAE:
 
     @property
     def styles(self) -> tuple[str, ...]:
-        """The styles of a MusAE model's prior (one mixture component each); () for the others."""
+        """The styles codes can be placed in: the data prior's (a few components each), else a MusAE
+        model's (one prior component each); () when neither."""
+        if self.data_prior is not None:
+            return tuple(dict.fromkeys(self.data_prior.styles.tolist()))
         return self.config.model.styles
 
-    def prior(self, style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and per-axis std of the prior, or of one style's component: where codes should go.
-
-        N(0, I) for vae and flat; for musae the whole mixture's moments, or the style's component.
-        """
-        cfg = self.config.model
-        if not self.styles:
-            if style is not None:
-                raise MusicInputError(f"{self.path.name} has no styles to choose from; --style needs a MusAE "
-                                      "model (--model musae)")
-            return np.zeros(cfg.latent_dim, np.float32), np.ones(cfg.latent_dim, np.float32)
+    def prior(self, style: str | None = None) -> Placement:
+        """Where codes should go (see data_prior.py): the data prior, or its part of one style. A model
+        without one: N(0, I) for vae and flat; for musae its style mixture's moments or one component."""
         if style is not None and style not in self.styles:
+            if not self.styles:
+                raise MusicInputError(f"{self.path.name} has no styles to choose from; fit its data prior "
+                                      f"(score-av music prior --model {self.path.stem}) or use --model musae")
             raise MusicInputError(f"unknown style {style!r}; {self.path.name} knows {', '.join(self.styles)}")
-        mean, std = StylePrior(self.styles, cfg.latent_dim, cfg.style_radius, cfg.style_std).moments(style)
-        return mean.numpy(), std.numpy()
+        if self.data_prior is not None:
+            return self.data_prior.restricted(style)
+        cfg = self.config.model
+        if not cfg.styles:
+            return GaussianPrior(np.zeros(cfg.latent_dim), np.ones(cfg.latent_dim))
+        # MusAE without a data prior: the mixture's moments (placing in the mixture itself would jump between styles)
+        mean, std = StylePrior(cfg.styles, cfg.latent_dim, cfg.style_radius, cfg.style_std).moments(style)
+        return GaussianPrior(mean.numpy(), std.numpy())
+
+    def trained_prior(self) -> DataPrior:
+        """The prior the model was trained against, as a mixture: N(0, I), or MusAE's style mixture
+        (equal weights), whatever data prior is fitted."""
+        cfg = self.config.model
+        if not cfg.styles:
+            return DataPrior([1.0], np.zeros((1, cfg.latent_dim)), np.eye(cfg.latent_dim)[None], [""])
+        mix = StylePrior(cfg.styles, cfg.latent_dim, cfg.style_radius, cfg.style_std)
+        return DataPrior(np.ones(len(cfg.styles)), mix.means.numpy(),
+                         np.repeat(cfg.style_std * np.eye(cfg.latent_dim)[None], len(cfg.styles), 0), cfg.styles)
 
     def _tensor(self, a, dtype) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), dtype=dtype, device=self.device)
@@ -86,12 +105,28 @@ class MusicVAE:
         return logp.gather(-1, x[..., None])[..., 0].sum(-1).cpu().numpy()
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None, style: str | None = None) -> np.ndarray:
-        """n bars decoded from codes drawn from the prior (a MusAE model: from one style's component)."""
-        if self.styles and style is None:  # the mixture itself, not its moments: one component, at random
-            style = self.styles[np.random.default_rng(seed).integers(len(self.styles))]
-        mean, std = self.prior(style)
-        z = mean + std * np.random.default_rng(seed).standard_normal((n, self.latent_dim))
-        return self.decode(z.astype(np.float32), temperature, seed)
+        """n bars decoded from codes drawn from the prior (the data prior when fitted), or its part of one style."""
+        prior = self.prior(style) if self.data_prior is not None or style is not None else self.trained_prior()
+        return self.decode(prior.sample(n, seed), temperature, seed)
+
+    def fit_data_prior(self, train, valid, test, candidates=COMPONENTS, progress=None) -> tuple[DataPrior, dict]:
+        """The data prior of this model's codes of real bars (BarCorpus train and valid splits; see
+        data_prior.py), and the figures for the model card: the test split's codes' log-likelihood, and
+        the rhythm of bars decoded from the prior against the test split's bars, both beside N(0, I)'s."""
+        codes = lambda c: np.concatenate([self.encode(c.bars[i:i + 4096]) for i in range(0, len(c), 4096)])  # noqa: E731
+        prior, styles = fit_data_prior(codes(train), train.styles.astype(str), codes(valid), valid.styles.astype(str),
+                                       candidates, progress=progress)
+        test_codes, trained = codes(test), self.trained_prior()
+        rhythm = lambda p: {k: round(v, 4) for k, v in rhythm_distance(  # noqa: E731
+            self.decode(p.sample(RHYTHM_SAMPLES, seed=0)), test.bars).items()}
+        ll = lambda p: round(float(p.log_likelihood(test_codes).mean()), 3)  # noqa: E731
+        figures = {"test_codes": int(len(test)), "trained_prior": "the style mixture" if self.config.model.styles
+                   else "N(0, I)",
+                   "test_log_likelihood_nats": {"data_prior": ll(prior), "trained_prior": ll(trained)},
+                   "rhythm_against_test_bars": {"samples": RHYTHM_SAMPLES, "data_prior": rhythm(prior),
+                                                "trained_prior": rhythm(trained)},
+                   "styles": styles}
+        return prior, figures
 
     def interpolate(self, bar_a, bar_b, n: int = 16, method: str = "linear",
                     temperature: float = 0.0) -> np.ndarray:

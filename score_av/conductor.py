@@ -26,6 +26,7 @@ A bar whose code did not change (held by `mapping.hold_steady`) keeps the bar be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -37,8 +38,8 @@ from .models import MusicModel
 PHRASE = 4
 REGISTER = (55, 84)     # MIDI pitches a melody stays within: G3 to C6
 VELOCITY = (56, 104)    # the loudness of a still bar and of a busy one
-THEME_RADIUS = 1.0      # music-space distance within which a look counts as one already scored
-CUT = 3.0               # music-space distance between neighbouring bars' looks that counts as a cut
+THEME_RADIUS = 1.0      # distance of positions within which a look counts as one already scored
+CUT = 3.0               # distance between neighbouring bars' looks (positions) that counts as a cut
 
 
 @dataclass(frozen=True)
@@ -143,12 +144,15 @@ def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, i
     return transpose(bar[None], np.array([best]))[0]
 
 
-def conduct(music: MusicModel, codes: np.ndarray, looks: np.ndarray, motion: np.ndarray,
-            how: Conducting = Conducting()) -> Conducted:
-    """Bars for the music codes (n, d) a bar plays (held ones repeated), given each bar's own look
-    (n, d: the mapped code before holding) and motion (n,) in [0, 1]."""
-    n = len(codes)
-    held = np.r_[False, np.all(codes[1:] == codes[:-1], axis=1)] if n else np.zeros(0, bool)
+def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion: np.ndarray,
+            how: Conducting = Conducting(), place: Callable[[np.ndarray], np.ndarray] | None = None) -> Conducted:
+    """Bars for the positions (n, d) each bar plays (held ones repeated), given each bar's own look
+    (n, d: its position before holding) and motion (n,) in [0, 1]. Positions are the mapping's
+    standardised codes (mapping.py): themes and cuts are measured there, and `place` carries them to
+    the music codes decoded (None: the positions are music codes already)."""
+    n = len(positions)
+    codes = np.asarray(place(positions) if place is not None and n else positions, np.float32)
+    held = np.r_[False, np.all(positions[1:] == positions[:-1], axis=1)] if n else np.zeros(0, bool)
     theme_of = np.full(n, -1)
     memory: list[int] = []  # bars whose look is remembered
     keys: list[Key | None] = []
@@ -163,7 +167,7 @@ def conduct(music: MusicModel, codes: np.ndarray, looks: np.ndarray, motion: np.
             continue
         remembered = np.asarray([j for j in memory if j != playing], dtype=int)
         if how.theme_radius > 0 and len(remembered):
-            distance = np.linalg.norm(codes[remembered] - codes[k], axis=1)
+            distance = np.linalg.norm(positions[remembered] - positions[k], axis=1)
             if distance.min() < how.theme_radius:
                 theme_of[k] = playing = remembered[int(distance.argmin())]
                 continue

@@ -1,28 +1,34 @@
 """From the video VAE's latent space to the music VAE's: the whole way from a picture's code to
 the code the music model decodes,
 
-    z_music = prior_mean + prior_std * R · standardise(z_video).
+    z_music = prior.place(R · standardise(z_video)).
 
 Standardising lets any footage, dark or bright, busy or calm, use the whole music space; R
 (orthogonal, identity by default, another one per seed) lets a person hear other music for the
-same picture; the prior's mean and spread (N(0, I) for vae and flat, the style mixture or one
-style's component for musae) put the codes where the music model expects them. Dimensions the
-video model never uses carry only noise, so they are left out, and no dimension is scaled up by
-more than its spread over the model's training footage allows: a still picture stays steady
-music instead of amplified compression noise.
+same picture; the prior's `place` carries the standard normal result to where the music model's
+real bars lie (music_vae/data_prior.py: a mixture fitted to real bars' codes, or one style's part of
+it; N(0, I) for a model without one). Dimensions the video model never uses carry only noise, so
+they are left out, and no dimension is scaled up by more than its spread over the model's training
+footage allows: a still picture stays steady music instead of amplified compression noise.
 
-Two fits behind one interface (`observe` codes, then call the mapping on codes):
-`ClipMapping` standardises by the statistics of the whole clip (render and batch know every code
-before the first bar is decoded); `RunningMapping` by statistics that follow the codes as they
-come, forgetting the old ones over a window (live).
+Distances between looks (is the picture still on the same thing? has it come back?) are measured
+on the standardised codes, the `positions`, before placing: there one unit is one spread of the
+footage whatever the music model's space looks like.
+
+Two fits behind one interface (`observe` codes, then `positions` and `place`, or the mapping called
+on codes for both): `ClipMapping` standardises by the statistics of the whole clip (render and batch
+know every code before the first bar is decoded); `RunningMapping` by statistics that follow the
+codes as they come, forgetting the old ones over a window (live).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from music_vae.data_prior import GaussianPrior, Placement
+
 ACTIVE_STD = 0.1     # a latent dimension whose mean code varies less than this over the training data is unused
 MIN_SPREAD = 0.5     # the clip's spread in a dimension counts as at least this share of the training spread
-STEADY = 1.0         # music-space distance below which a bar keeps the code being played (|z| is about 5.6)
+STEADY = 1.0         # distance between positions below which a bar keeps the code being played (|z| is about 5.6)
 RUNNING_WINDOW = 480  # frames a running fit remembers (1/e): a minute at the default 8 analysed frames a second
 
 
@@ -38,20 +44,18 @@ def rotation(dim: int, seed: int | None) -> np.ndarray:
 class Mapping:
     """Video codes (n, d) to music codes (n, d); the statistics come from `observe` (see the subclasses)."""
 
-    def __init__(self, train_std: np.ndarray, seed: int | None = None,
-                 prior: tuple[np.ndarray, np.ndarray] | None = None):
-        """`train_std`: the video codes' spread over the model's training data; `prior`: the mean and
-        per-axis std of where music codes should go (default N(0, I))."""
+    def __init__(self, train_std: np.ndarray, seed: int | None = None, prior: Placement | None = None):
+        """`train_std`: the video codes' spread over the model's training data; `prior`: where music
+        codes should go, anything with `place(z)` (default N(0, I): the positions themselves)."""
         self.train_std = np.asarray(train_std, dtype=np.float32)
         dim = self.train_std.shape[0]
         self.active = self.train_std > ACTIVE_STD
         self.rotation = rotation(dim, seed)
-        mean, std = prior if prior is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
-        self.prior_mean, self.prior_std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        self.prior = prior if prior is not None else GaussianPrior(np.zeros(dim), np.ones(dim))
 
     @classmethod
     def fit(cls, codes: np.ndarray, train_std: np.ndarray, seed: int | None = None,
-            prior: tuple[np.ndarray, np.ndarray] | None = None) -> "ClipMapping":
+            prior: Placement | None = None) -> "ClipMapping":
         """The offline mapping of a whole clip's video codes (n, d)."""
         mapping = ClipMapping(train_std, seed, prior)
         mapping.observe(codes)
@@ -74,12 +78,19 @@ class Mapping:
     def observe(self, codes: np.ndarray) -> None:
         raise NotImplementedError
 
-    def __call__(self, codes: np.ndarray) -> np.ndarray:
+    def positions(self, codes: np.ndarray) -> np.ndarray:
+        """Video codes (n, d) standardised and rotated: about N(0, I) over the footage, before placing."""
         mean, scale = self.statistics()
         z = (np.asarray(codes, dtype=np.float32) - mean) / scale
         z = np.where(self.active, z, 0.0)
-        z = (z @ self.rotation.T).astype(np.float32)
-        return self.prior_mean + self.prior_std * z
+        return (z @ self.rotation.T).astype(np.float32)
+
+    def place(self, positions: np.ndarray) -> np.ndarray:
+        """Positions (n, d) to music codes (n, d): where the prior puts them."""
+        return np.asarray(self.prior.place(positions), dtype=np.float32)
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        return self.place(self.positions(codes))
 
 
 class ClipMapping(Mapping):

@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from music_vae.data_prior import Placement
+
 
 @runtime_checkable
 class VideoModel(Protocol):
@@ -46,8 +48,8 @@ class MusicModel(Protocol):
     def styles(self) -> tuple[str, ...]:
         """Styles the prior knows (one component each); () for a plain N(0, I) prior."""
 
-    def prior(self, style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and per-axis std of where codes should go (of one style's region, when given)."""
+    def prior(self, style: str | None = None) -> Placement:
+        """Where codes should go (of one style's region, when given): `place(z)` carries standard normal codes there."""
 
     @property
     def attributes(self) -> dict[str, np.ndarray]:

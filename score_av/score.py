@@ -41,7 +41,7 @@ class Score:
     notes: list[Note]
     midi: mido.MidiFile
     fit: dict = field(default_factory=dict)
-    looks: np.ndarray | None = None     # (bars, d) each bar's own mapped code, before holding
+    looks: np.ndarray | None = None     # (bars, d) each bar's own position (standardised picture code), before holding
     motion: np.ndarray | None = None    # (bars,) motion energy in [0, 1]
     conducted: Conducted | None = None  # keys, velocities, themes
 
@@ -54,8 +54,8 @@ def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: floa
                conducting: Conducting = Conducting()) -> Score:
     """Score the clip at `path` with a music model and a video model (see models.py).
 
-    The mapping places the codes in the music model's prior (N(0, I) for vae and flat, the style
-    mixture for musae) or in one style's component when `style` is given. `fps` None looks at
+    The mapping places the codes in the music model's prior (its data prior when fitted, see
+    music_vae/data_prior.py) or in one style's part of it when `style` is given. `fps` None looks at
     every frame. The conductor (conductor.py) plays the bars in `key` ("auto": read from the
     picture's colour; None: no key), in phrases, with themes and loudness as `conducting` says.
     """
@@ -79,14 +79,15 @@ def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: floa
     per_bar = timeline.bar_codes(stamps, codes)
     frame_motion, colour = features.arrays()
     motion = normalise_motion(timeline.bar_codes(stamps, frame_motion[:, None])[:, 0])
-    looks = Mapping.fit(codes, video.latent_std, seed=seed, prior=prior)(per_bar)
-    z_music = hold_steady(looks, steady, smoothing)
+    mapping = Mapping.fit(codes, video.latent_std, seed=seed, prior=prior)
+    looks = mapping.positions(per_bar)
+    held = hold_steady(looks, steady, smoothing)
     if key == "auto":
         key = key_from_colour(colour.mean(axis=0))
-    conducted = conduct(music, z_music, looks, motion, replace(conducting, key=key))
+    conducted = conduct(music, held, looks, motion, replace(conducting, key=key), place=mapping.place)
     bars = conducted.bars
     notes = [replace(note, velocity=int(conducted.velocities[min(note.start // STEPS_PER_BAR, len(bars) - 1)]))
              for note in tokens_to_notes(bars)]
     midi = notes_to_midi(notes, bpm=bpm, program=program)
-    return Score(info, timeline, stamps, codes, per_bar, z_music, bars, notes, midi, fit_report, looks, motion,
-                 conducted)
+    return Score(info, timeline, stamps, codes, per_bar, mapping.place(held), bars, notes, midi, fit_report, looks,
+                 motion, conducted)

@@ -83,7 +83,7 @@ LAYERS = {
                ("representation", ("representation", "midi_io")),
                ("configs", ("configs",)),
                ("model", ("model",)),
-               ("checkpoint/prior", ("checkpoint", "prior"))),
+               ("checkpoint/prior", ("checkpoint", "prior", "data_prior"))),
         beside=("corpus", "metrics", "musicality", "attributes", "train", "flatness", "musae", "variants", "styles"),
     ),
     "video_vae": Layers(

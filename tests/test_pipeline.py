@@ -8,6 +8,7 @@ import mido
 import numpy as np
 import pytest
 
+from music_vae.data_prior import GaussianPrior
 from music_vae.midi_io import notes_to_midi
 from music_vae.representation import Note
 from score_av.clips import write_clip
@@ -94,7 +95,7 @@ def test_the_mapping_places_codes_in_the_music_prior():
     rng = np.random.default_rng(1)
     codes = rng.standard_normal((500, 4)).astype(np.float32)
     mean, std = np.array([4, 0, 0, 0], np.float32), np.full(4, 0.5, np.float32)
-    music = Mapping.fit(codes, np.ones(4, np.float32), prior=(mean, std))(codes)
+    music = Mapping.fit(codes, np.ones(4, np.float32), prior=GaussianPrior(mean, std))(codes)
     assert np.allclose(music.mean(axis=0), mean, atol=1e-4) and np.allclose(music.std(axis=0), std, atol=1e-3)
 
 

@@ -14,6 +14,7 @@ from music_vae.corpus import split_of
 from music_vae.corpus.dataset import extract_item
 from music_vae.corpus.sources import TuneItem, items_for
 from music_vae.metrics import interpolation_smoothness, reconstruction_accuracy
+from music_vae.musicality import rhythm_distance
 from music_vae.trained_model import MusicVAE
 from video_vae import checkpoint as video_checkpoint
 from video_vae.metrics import reconstruction
@@ -200,3 +201,23 @@ def test_the_cards_figures_hold_on_a_fresh_evaluation(path):
         fresh = reconstruction(model.model, frames)
         assert fresh["psnr_db"] == pytest.approx(figures["psnr_db"], abs=VIDEO_PSNR_TOLERANCE_DB), \
             (fresh["psnr_db"], figures["psnr_db"])
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED if p.stem != "video"], ids=lambda p: p.stem)
+def test_each_music_model_ships_a_data_prior_whose_bars_have_the_corpus_rhythm(path):
+    """The data prior (music_vae/data_prior.py) beside the checkpoint: the test split's codes are far
+    likelier under it than under the prior the model was trained against, and the bars decoded from
+    it have the rhythm of real held-out bars, as its card says."""
+    model, _ = load_shipped(path)
+    assert model.data_prior is not None, f"{path.stem}.prior.npz is missing (score-av music prior --model {path.stem})"
+    card = model.card["data_prior"]
+    assert card["components"] == len(model.data_prior.weights)
+    rhythm = card["rhythm_against_test_bars"]
+    for figure in ("onset_position_tv", "duration_tv"):
+        assert rhythm["data_prior"][figure] <= 0.1
+    bars = card_test_subset(tuple(model.config.train.data), model.config.train.split_seed)
+    codes = model.encode(bars)
+    assert model.data_prior.log_likelihood(codes).mean() > model.trained_prior().log_likelihood(codes).mean() + 5
+    fresh = rhythm_distance(model.decode(model.data_prior.sample(1000, seed=1)), bars)
+    for figure in ("onset_position_tv", "duration_tv"):  # against a tenth of the test tunes: some room
+        assert fresh[figure] <= 0.15, (figure, fresh)

@@ -45,12 +45,14 @@ def test_standardised_codes_use_the_space_and_a_still_picture_stays_still():
     rng = np.random.default_rng(0)
     train_std = np.r_[np.ones(30), 0.01, 0.01].astype(np.float32)  # the last two dimensions are unused
     moving = rng.normal(5.0, 0.8, (200, 32)).astype(np.float32)
-    z = Mapping.fit(moving, train_std)(moving)
+    mapping = Mapping.fit(moving, train_std)
+    z = mapping.positions(moving)
     assert np.allclose(z[:, :30].std(0), 1.0, atol=0.01) and np.allclose(z[:, :30].mean(0), 0.0, atol=1e-4)
     assert np.all(z[:, 30:] == 0)  # unused dimensions carry no noise into the music
+    assert np.array_equal(mapping(moving), z)  # a model without a data prior: N(0, I), the positions as they are
     still = 5.0 + rng.normal(0, 1e-3, (200, 32)).astype(np.float32)  # compression noise only
     assert np.abs(Mapping.fit(still, train_std)(still)).max() < 0.05
-    rotated = Mapping.fit(moving, train_std, seed=1)(moving)
+    rotated = Mapping.fit(moving, train_std, seed=1).positions(moving)
     assert np.allclose(np.linalg.norm(rotated, axis=1), np.linalg.norm(z, axis=1), atol=1e-4)
 
 

@@ -25,8 +25,9 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
 
 def add_style_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", metavar="NAME",
-                   help="with --model musae: draw the music from one style's region of the latent space "
-                        "(bach, chinese, german, irish, scottish)")
+                   help="draw the music from one style's region of the model's data prior (bach, chinese, "
+                        "german, irish, lorraine, luxembourg, scottish; a musae model without a data prior: "
+                        "bach, chinese, german, irish, scottish)")
 
 
 def add_sound_options(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tqdm import tqdm
+
 from music_vae.corpus import DEFAULT_TRAINING_DATA, COLLECTIONS, load_corpus
+from music_vae.data_prior import COMPONENTS
 from music_vae.errors import MusicInputError
 
 from .common import add_model_option, add_sound_options, add_style_option, summary, write_music
@@ -32,9 +35,10 @@ def register(sub) -> None:
     p.set_defaults(run=run_corpus)
 
     p = msub.add_parser("sample", help="bars decoded from random codes",
-                        description="Draw codes from the model's prior (N(0, I); for musae one style's "
-                                    "component), decode them to bars, and write them one after another as "
-                                    "MIDI (and WAV with --wav).")
+                        description="Draw codes from the model's data prior (where its codes of real bars lie; "
+                                    "`score-av music prior`), or from one style's part of it with --style, decode "
+                                    "them to bars, and write them one after another as MIDI (and WAV with --wav). "
+                                    "A model without a data prior draws from N(0, I) (musae: its style mixture).")
     add_model_option(p)
     add_style_option(p)
     p.add_argument("-n", "--bars", type=int, default=8, help="how many bars (default: 8)")
@@ -54,6 +58,19 @@ def register(sub) -> None:
     p.add_argument("--split", choices=["train", "valid", "test"], default="train", help="default: train")
     p.add_argument("-o", "--out", type=Path, help="default: NAME.attributes.json beside the checkpoint")
     p.set_defaults(run=run_attributes)
+
+    p = msub.add_parser("prior", help="fit the model's data prior: where its codes of real bars lie",
+                        description="Encode the bars the model was trained on (its training split) and fit a "
+                                    "Gaussian mixture with full covariances to their codes, a few components per "
+                                    "style, each style's number chosen by the log-likelihood of the validation "
+                                    "split. `render` places the picture's codes in it and `sample` draws from it. "
+                                    "Written beside the checkpoint as NAME.prior.npz; the figures go into the "
+                                    "model card NAME.json.")
+    add_model_option(p)
+    p.add_argument("--components", type=int, nargs="+", default=list(COMPONENTS), metavar="K",
+                   help=f"components per style to try (default: {' '.join(map(str, COMPONENTS))})")
+    p.add_argument("-o", "--out", type=Path, help="default: NAME.prior.npz beside the checkpoint (and its card updated)")
+    p.set_defaults(run=run_prior)
 
     p = msub.add_parser("interpolate", help="a straight walk between two bars",
                         description="Encode one bar of A and one of B and decode evenly spaced points on "
@@ -84,6 +101,33 @@ def run_attributes(args: argparse.Namespace) -> int:
     out = args.out or attributes_path(model.path)
     atomic_write_json(out, found)
     summary(f"attribute vectors of {model.path.stem} from {len(corpus)} bars", [out], started)
+    return 0
+
+
+def run_prior(args: argparse.Namespace) -> int:
+    from music_vae.data_prior import prior_path
+    from modelkit import read_model_card, write_model_card
+
+    started = time.time()
+    model = _load(args)
+    train_cfg = model.config.train
+    corpus = load_corpus(list(train_cfg.data), progress=True)
+    train, valid, test = (corpus.split(side, train_cfg.split_seed) for side in ("train", "valid", "test"))
+    bar = tqdm(desc="fitting mixtures", unit="fit")
+    prior, report = model.fit_data_prior(train, valid, test, args.components,
+                                         progress=lambda style, k, ll: bar.set_postfix_str(f"{style} K={k}") or bar.update())
+    bar.close()
+    out = args.out or prior_path(model.path)
+    prior.save(out)
+    if args.out is None:
+        card = read_model_card(model.path)
+        card["data_prior"] = {"file": out.name, "components": len(prior.weights),
+                              "fitted_on": f"{' '.join(train_cfg.data)}, train split (seed {train_cfg.split_seed}), "
+                                           f"{len(train)} bars; components per style chosen on the valid split",
+                              **report, "reproduce": f"score-av music prior --model {model.path.stem}"}
+        write_model_card(model.path, card)
+    summary(f"data prior of {model.path.stem}: {len(prior.weights)} components over {len(report['styles'])} styles",
+            [out], started)
     return 0
 
 

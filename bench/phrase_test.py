@@ -1,0 +1,296 @@
+"""Phrase realism: can a linear classifier tell 8-bar phrases of rendered soundtracks from real tunes?
+
+Definition (docs/architecture.md, "Phrase realism"): each phrase of 8 consecutive bars becomes a
+short vector of simple musical features (see `phrase_features`), and a class-balanced linear
+classifier (`music_vae.metrics.StyleProbe`) learns rendered against real. The figure is its
+cross-validated balanced accuracy: 0.5 means it cannot tell them apart, 1.0 that every rendered
+phrase gives itself away.
+
+Real phrases come from Ryan's Mammoth Collection, which no model was trained on: its tunes in common
+time (ABC meter 4/4, C or C|, as the soundtracks are), each cut into non-overlapping 8-bar phrases.
+Its 2/4 tunes are left out (`--all-meters` keeps them): score-av pairs two 2/4 bars into one bar
+of 16 sixteenths, and written so, a reel's running eighths become sixteenths (14 notes a bar, 90 %
+of them sixteenths, against 7.5 notes and 17 % in the C| tunes of the same book). For reference
+the test also runs against the held-out test split of the training collections (tunes never
+trained on, from the same books). Rendered phrases come from scoring real clips (the shared clips
+by default) with several mapping seeds, cut the same way. Folds are grouped, so that the phrases of
+one tune, or of one clip scored with one seed, are never on both sides of a fold (they share a key
+and motifs, and would let the classifier recognise the piece instead of the kind of music). The
+floor is the same test on two random halves of Ryan's tunes, which should give about 0.5.
+
+Also printed, per feature group, the accuracy of a classifier that sees only that group (what
+gives rendered phrases away), and for information the musical figures of the rendered bars and
+their rhythm distance to Ryan's. One JSON on stdout; progress on stderr.
+
+Each figure is the mean over `--repeats` shuffles of the folds (and of which real phrases are kept),
+printed with its lowest and highest.
+
+    PYTHONPATH=. python bench/phrase_test.py [--model vae] [--style NAME] [--clips CLIP ...]
+        [--seeds none 1 2 ...] [--folds 5] [--repeats 5] [--all-meters]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from looped_clips import SHARED_CLIPS
+from music_vae.metrics import StyleProbe
+from music_vae.musicality import best_scale, figures, onsets, rhythm_distance, rhythm_histograms
+from music_vae.representation import FIRST_PITCH_TOKEN, NOTE_OFF, STEPS_PER_BAR
+
+PHRASE_BARS = 8
+MAX_REAL_PER_RENDERED = 4   # real phrases kept per rendered phrase: enough, and fast; class weights do the rest
+MAX_INTERVAL = 12           # semitones; larger intervals share the end bins
+FEATURE_GROUPS = [          # (name, columns), in the order of `phrase_features`
+    ("pitch_class", 12),
+    ("interval", 2 * MAX_INTERVAL + 1),
+    ("onset_position", STEPS_PER_BAR),
+    ("duration", STEPS_PER_BAR),
+    ("notes_per_bar", 2),
+    ("range", 1),
+    ("rest_share", 1),
+]
+
+
+def group_columns(name: str) -> slice:
+    """The columns of `phrase_features` that hold one feature group."""
+    start = 0
+    for group, size in FEATURE_GROUPS:
+        if group == name:
+            return slice(start, start + size)
+        start += size
+    raise KeyError(name)
+
+
+def shares(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype=float)
+    return counts / max(counts.sum(), 1.0)
+
+
+def rest_share(bars: np.ndarray) -> float:
+    """Share of steps where nothing sounds: after a note-off until the next note-on (and before the first)."""
+    sounding, silent = False, 0
+    for token in np.asarray(bars).ravel():
+        if token >= FIRST_PITCH_TOKEN:
+            sounding = True
+        elif token == NOTE_OFF:
+            sounding = False
+        silent += not sounding
+    return silent / max(np.asarray(bars).size, 1)
+
+
+def phrase_features(bars) -> np.ndarray:
+    """A fixed-length vector of what a listener would notice in a phrase of bars (8, 16), by group:
+
+    - pitch_class (12): shares of onsets on each pitch class counted from the tonic of the
+      best-fitting major scale, so that phrases in different keys are alike;
+    - interval (25): shares of signed intervals between consecutive onsets, clipped to +-12;
+    - onset_position (16): shares of onsets on each sixteenth of the bar;
+    - duration (16): shares of note durations of 1..16 steps (a note ends at the next event or bar line);
+    - notes_per_bar (2): mean and standard deviation of onsets per bar;
+    - range (1): highest minus lowest pitch, in semitones;
+    - rest_share (1): share of steps where nothing sounds.
+    """
+    bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
+    bar, pitch = onsets(bars)
+    tonic, _ = best_scale(pitch)
+    pitch_class = shares(np.bincount((pitch - tonic) % 12, minlength=12))
+    steps = np.clip(np.diff(pitch), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
+    interval = shares(np.bincount(steps, minlength=2 * MAX_INTERVAL + 1))
+    position, duration = rhythm_histograms(bars)
+    per_bar = np.bincount(bar, minlength=len(bars))
+    span = float(pitch.max() - pitch.min()) if len(pitch) else 0.0
+    out = np.concatenate([pitch_class, interval, position, duration,
+                          [per_bar.mean(), per_bar.std()], [span], [rest_share(bars)]])
+    assert len(out) == sum(size for _, size in FEATURE_GROUPS)
+    return out
+
+
+def cut_phrases(bars) -> np.ndarray:
+    """Non-overlapping phrases (k, 8, 16) of consecutive bars from the start; a short tail is dropped."""
+    bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
+    k = len(bars) // PHRASE_BARS
+    return bars[:k * PHRASE_BARS].reshape(k, PHRASE_BARS, STEPS_PER_BAR)
+
+
+COMMON_TIME = ("4/4", "C", "C|")
+
+
+def tune_meters(name: str) -> dict[str, str]:
+    """The meter of each ABC tune of a collection, from its header's M: field ("" when none)."""
+    from music_vae.corpus.sources import items_for
+
+    found = {}
+    for item in items_for([name]):
+        meter = re.search(r"^M:\s*(\S+)", item.payload, re.M) if item.kind == "abc-text" else None
+        found[item.tune_id] = meter.group(1) if meter else ""
+    return found
+
+
+def real_phrases(corpus, tunes: set[str] | None = None) -> dict[str, np.ndarray]:
+    """The phrases of each tune of a corpus (of those named in `tunes`, if given) with at least one
+    whole phrase, by tune id."""
+    out = {}
+    for t in np.unique(corpus.tune):
+        if tunes is not None and corpus.tune_ids[t] not in tunes:
+            continue
+        phrases = cut_phrases(corpus.bars[corpus.tune == t])
+        if len(phrases):
+            out[corpus.tune_ids[t]] = phrases
+    return out
+
+
+def rendered_phrases(models, clips, seeds, style: str | None = None) -> dict[str, np.ndarray]:
+    """The phrases of each clip scored with each seed (in one style, if given), by "clip@seed" (a clip
+    shorter than a phrase gives none)."""
+    from score_av.score import score_clip
+
+    out = {}
+    for clip in clips:
+        for seed in seeds:
+            began = time.perf_counter()
+            score = score_clip(clip, models.music, models.video, seed=seed, style=style)
+            phrases = cut_phrases(score.bars)
+            print(f"{Path(clip).name} seed {seed}: {len(score.bars)} bars, {len(phrases)} phrases, "
+                  f"{time.perf_counter() - began:.0f} s", file=sys.stderr)
+            if len(phrases):
+                out[f"{Path(clip).name}@{seed}"] = phrases
+    return out
+
+
+def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold for each phrase: the groups of each class shuffled and dealt in turn, so that every fold
+    gets groups of both classes where there are enough and no group is split."""
+    fold = np.zeros(len(labels), dtype=int)
+    for k in np.unique(labels):
+        names = rng.permutation(np.unique(groups[labels == k]))
+        for i, name in enumerate(names):
+            fold[(labels == k) & (groups == name)] = i % folds
+    return fold
+
+
+def cross_validated(x: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> float:
+    """Balanced accuracy of the pooled out-of-fold predictions of a StyleProbe (pooled rather than averaged
+    over folds because with few rendered groups a fold may test one class only)."""
+    fold = group_folds(labels, groups, folds, np.random.default_rng(seed))
+    predicted = np.full(len(labels), -1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a few hundred rows: more threads only cost, ten times over on a busy machine
+    try:
+        for f in range(folds):
+            test = fold == f
+            if test.any():
+                probe = StyleProbe(x[~test], labels[~test], ("real", "rendered"), seed=seed)
+                predicted[test] = probe.predict(x[test])
+    finally:
+        torch.set_num_threads(threads)
+    hit = predicted == labels
+    return float(np.mean([hit[labels == k].mean() for k in (0, 1)]))
+
+
+def phrase_test(rendered: dict[str, np.ndarray], real: dict[str, np.ndarray], folds: int = 5, seed: int = 0,
+                group: str | None = None) -> float:
+    """Cross-validated balanced accuracy of rendered (label 1) against real (label 0) phrases, each given as
+    {group name: phrases (k, 8, 16)}; folds never split a group. Real phrases beyond MAX_REAL_PER_RENDERED
+    times the rendered count are dropped at random (fixed seed). `group` looks at one feature group only."""
+    for side, named in (("rendered", rendered), ("real", real)):
+        if len(named) < 2:
+            raise ValueError(f"need phrases from at least two {side} groups to cross-validate, got {len(named)}")
+
+    def flat(named):
+        phrases = np.concatenate(list(named.values()))
+        names = np.concatenate([[name] * len(p) for name, p in named.items()])
+        return phrases, names
+
+    (ren, ren_groups), (rea, rea_groups) = flat(rendered), flat(real)
+    rng = np.random.default_rng(seed)
+    keep = rng.permutation(len(rea))[:MAX_REAL_PER_RENDERED * len(ren)]
+    rea, rea_groups = rea[keep], rea_groups[keep]
+    x = np.stack([phrase_features(p) for p in np.concatenate([rea, ren])])
+    if group is not None:
+        x = x[:, group_columns(group)]
+    labels = np.r_[np.zeros(len(rea), dtype=np.int64), np.ones(len(ren), dtype=np.int64)]
+    groups = np.concatenate([rea_groups, ren_groups])
+    n_groups = min(len(np.unique(rea_groups)), len(rendered))
+    return cross_validated(x, labels, groups, min(folds, max(n_groups, 2)), seed)
+
+
+def repeated(rendered, real, folds: int, repeats: int, group: str | None = None) -> dict:
+    """`phrase_test` over `repeats` seeds: the mean, lowest and highest."""
+    runs = [phrase_test(rendered, real, folds, seed, group) for seed in range(repeats)]
+    return {"mean": round(float(np.mean(runs)), 3), "lowest": round(min(runs), 3), "highest": round(max(runs), 3)}
+
+
+def halves(named: dict[str, np.ndarray], seed: int = 0) -> tuple[dict, dict]:
+    """Two random halves of the groups (tunes), for the real-against-real floor."""
+    names = np.random.default_rng(seed).permutation(list(named))
+    half = len(names) // 2
+    return {n: named[n] for n in names[:half]}, {n: named[n] for n in names[half:]}
+
+
+def parse_seed(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="vae", help="the music model (default: vae)")
+    ap.add_argument("--style", help="score in one style of the model's data prior (default: the whole prior)")
+    ap.add_argument("--clips", nargs="*", type=Path, help="clips to score (default: the shared clips)")
+    ap.add_argument("--seeds", nargs="+", type=parse_seed, default=[None, *range(1, 10)],
+                    help="mapping seeds, 'none' for score-av's default (default: none 1 2 ... 9)")
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    ap.add_argument("--repeats", type=int, default=5, help="shuffles of the folds averaged (default: 5)")
+    ap.add_argument("--all-meters", action="store_true", help="keep Ryan's 2/4 tunes too")
+    args = ap.parse_args()
+
+    from music_vae.corpus import DEFAULT_TRAINING_DATA, load_corpus
+    from score_av.models import Models
+
+    began = time.perf_counter()
+    clips = args.clips if args.clips is not None else sorted(SHARED_CLIPS.glob("*.m*"))
+    ryans = load_corpus(["ryans"], progress=False)
+    meters = tune_meters("ryans")
+    kept = None if args.all_meters else {t for t, m in meters.items() if m in COMMON_TIME}
+    real = real_phrases(ryans, kept)
+    corpus_test = real_phrases(load_corpus(DEFAULT_TRAINING_DATA, progress=False).split("test"))
+    rendered = rendered_phrases(Models.load(args.model, "video", "cpu"), clips, args.seeds, args.style)
+    n_rendered = sum(len(p) for p in rendered.values())
+    n_real = sum(len(p) for p in real.values())
+
+    rendered_bars = [p.reshape(-1, STEPS_PER_BAR) for p in rendered.values()]
+    real_bars = np.concatenate([p.reshape(-1, STEPS_PER_BAR) for p in real.values()])
+    per_piece = [figures(b) for b in rendered_bars]
+    test = lambda a, b, group=None: repeated(a, b, args.folds, args.repeats, group)  # noqa: E731
+    out = {
+        "model": args.model, "style": args.style, "clips": [Path(c).name for c in clips], "seeds": args.seeds,
+        "folds": args.folds, "repeats": args.repeats,
+        "real": "Ryan's Mammoth, " + ("every meter" if args.all_meters else "tunes in " + ", ".join(COMMON_TIME)),
+        "phrases": {"rendered": n_rendered, "rendered_groups": {k: len(p) for k, p in rendered.items()},
+                    "real": min(n_real, MAX_REAL_PER_RENDERED * n_rendered), "real_available": n_real,
+                    "real_tunes": len(real)},
+        "rendered_vs_real": test(rendered, real),
+        "real_vs_real": test(*halves(real)),
+        "rendered_vs_training_collections_test_split": test(rendered, corpus_test),
+        "rendered_vs_real_by_feature_group": {name: test(rendered, real, name)["mean"] for name, _ in FEATURE_GROUPS},
+        "rendered_figures_mean_over_pieces": {k: round(float(np.nanmean([f[k] for f in per_piece])), 3)
+                                              for k in per_piece[0]},
+        "notes_per_bar": {"rendered": round(float((np.concatenate(rendered_bars) >= FIRST_PITCH_TOKEN).sum(1).mean()), 2),
+                          "real": round(float((real_bars >= FIRST_PITCH_TOKEN).sum(1).mean()), 2)},
+        "rhythm_distance_to_real": {k: round(v, 3) for k, v in
+                                    rhythm_distance(np.concatenate(rendered_bars), real_bars).items()},
+    }
+    out["seconds"] = round(time.perf_counter() - began, 1)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The data prior: where real bars' codes lie, fitted after training and kept beside the checkpoint.
+
+With free bits the encoder never has to spread real bars like N(0, I): their mean codes have a mean
+of norm 1.2 and per-dimension spreads from 0.1 to 1.0, so much of N(0, I) holds no real bar, and
+bars decoded from there have twice the corpus's off-beat sixteenths. The data prior is a Gaussian
+mixture with full covariances over the encoder's mean codes of the training bars, a few components
+per style (how many is chosen per style by the log-likelihood of the validation split's codes). It
+is stored as NAME.prior.npz beside NAME.pt (`score-av music prior --model NAME`).
+
+`place` carries standard normal codes into it and keeps neighbourhoods: one axis of the code picks
+a component by inverse transform sampling (the axis's normal CDF cut at the components' cumulative
+weights, so each component is picked as often as it weighs), and the other axes, through the
+component's Cholesky factor, say where in the component the code lands. Near codes land near
+(within a component the map is linear), unless they straddle two components' slices of the pick
+axis; codes far apart land in other components or elsewhere in one. The pick axis's own share of
+each component's spread is left out (a code landing at the component's centre along it), which is
+what keeps the map from stretching: `sample` draws from the mixture itself.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from statistics import NormalDist
+from typing import Protocol
+
+import numpy as np
+
+from modelkit import atomic_save_arrays
+
+from .errors import MusicInputError
+
+COMPONENTS = (1, 2, 4, 8)   # components per style tried; the validation log-likelihood picks
+MARGIN = 0.05               # nats per code: more components must do better than this on validation codes
+RIDGE = 1e-3                # added to every covariance's diagonal: no component collapses onto a line
+EM_ITERATIONS = 200
+EM_TOLERANCE = 1e-4         # stop when the mean log-likelihood per code improves by less than this
+PICK_AXIS = 0               # the axis of the standardised code that picks the component
+
+
+class Placement(Protocol):
+    """Anything that carries standard normal codes (n, d) to where a model's codes should go."""
+
+    def place(self, z: np.ndarray) -> np.ndarray: ...
+
+
+class GaussianPrior:
+    """A diagonal Gaussian: the prior N(0, I) of a model without a data prior, or a style's component."""
+
+    def __init__(self, mean, std):
+        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+
+    def place(self, z: np.ndarray) -> np.ndarray:
+        return (self.mean + self.std * np.asarray(z, np.float32)).astype(np.float32)
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        return self.place(np.random.default_rng(seed).standard_normal((n, len(self.mean))))
+
+
+def prior_path(checkpoint: Path) -> Path:
+    return Path(checkpoint).with_suffix(".prior.npz")
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(NormalDist().cdf, otypes=[np.float64])(np.asarray(x, np.float64))
+
+
+class DataPrior:
+    """A Gaussian mixture: weights (K,), means (K, d), Cholesky factors (K, d, d), the style of each component."""
+
+    def __init__(self, weights, means, chols, styles):
+        self.weights = np.asarray(weights, np.float64) / np.sum(weights)
+        self.means = np.asarray(means, np.float64)
+        self.chols = np.asarray(chols, np.float64)
+        self.styles = np.asarray(styles, dtype=str)
+        if not (len(self.weights) == len(self.means) == len(self.chols) == len(self.styles)):
+            raise ValueError("a data prior needs one weight, mean, factor and style per component")
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def restricted(self, style: str | None) -> "DataPrior":
+        """The mixture of one style's components (renormalised), or the whole mixture for None."""
+        if style is None:
+            return self
+        keep = self.styles == style
+        if not keep.any():
+            raise MusicInputError(f"unknown style {style!r}; the data prior knows {', '.join(sorted(set(self.styles)))}")
+        return DataPrior(self.weights[keep], self.means[keep], self.chols[keep], self.styles[keep])
+
+    def component_log_densities(self, codes: np.ndarray) -> np.ndarray:
+        """log(weight_k N(code | mean_k, cov_k)) of each code under each component, (n, K)."""
+        codes = np.asarray(codes, np.float64)
+        out = np.empty((len(codes), len(self.weights)))
+        for k, (mean, chol) in enumerate(zip(self.means, self.chols)):
+            y = np.linalg.solve(chol, (codes - mean).T)
+            out[:, k] = (-0.5 * (y * y).sum(0) - np.log(np.diag(chol)).sum()
+                         - 0.5 * self.dim * math.log(2 * math.pi) + math.log(self.weights[k]))
+        return out
+
+    def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
+        """log p(code) in nats, (n,)."""
+        lp = self.component_log_densities(codes)
+        top = lp.max(axis=1, keepdims=True)
+        return (top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True)))[:, 0]
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """n codes drawn from the mixture, (n, d) float32."""
+        rng = np.random.default_rng(seed)
+        k = rng.choice(len(self.weights), size=n, p=self.weights)
+        return (self.means[k] + np.einsum("nij,nj->ni", self.chols[k], rng.standard_normal((n, self.dim)))
+                ).astype(np.float32)
+
+    def component_of(self, z: np.ndarray) -> np.ndarray:
+        """The component `place` puts each standard normal code (n, d) in, (n,)."""
+        u = _normal_cdf(np.array(z, np.float64, ndmin=2)[:, PICK_AXIS])
+        return np.clip(np.searchsorted(np.cumsum(self.weights), u, side="right"), 0, len(self.weights) - 1)
+
+    def place(self, z: np.ndarray) -> np.ndarray:
+        """Standard normal codes (n, d) carried into the mixture (see the module docstring), (n, d) float32."""
+        z = np.array(z, np.float64, ndmin=2)
+        k = self.component_of(z)
+        z[:, PICK_AXIS] = 0.0
+        return (self.means[k] + np.einsum("nij,nj->ni", self.chols[k], z)).astype(np.float32)
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mixture's mean and per-axis standard deviation."""
+        mean = self.weights @ self.means
+        covs = np.einsum("kij,klj->kil", self.chols, self.chols)
+        var = np.einsum("k,kii->i", self.weights, covs) + self.weights @ (self.means - mean) ** 2
+        return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        atomic_save_arrays(path, weights=self.weights, means=self.means.astype(np.float32),
+                           chols=self.chols.astype(np.float32), styles=self.styles)
+
+    @staticmethod
+    def load(path: Path) -> "DataPrior":
+        with np.load(path, allow_pickle=False) as z:
+            return DataPrior(z["weights"], z["means"], z["chols"], z["styles"])
+
+
+def read_data_prior(checkpoint: Path) -> DataPrior | None:
+    """The data prior kept beside a checkpoint, or None when none was fitted."""
+    path = prior_path(checkpoint)
+    return DataPrior.load(path) if path.exists() else None
+
+
+def fit_mixture(codes: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A k-component full-covariance Gaussian mixture by EM from a k-means++ start: weights, means, factors."""
+    x = np.asarray(codes, np.float64)
+    n, d = x.shape
+    if n < 2 * d:
+        raise MusicInputError(f"{n} codes are too few to fit a {d}-dimensional Gaussian; give at least {2 * d}")
+    rng = np.random.default_rng(seed)
+    means = [x[rng.integers(n)]]
+    for _ in range(k - 1):
+        nearest = np.min([((x - m) ** 2).sum(1) for m in means], axis=0)
+        means.append(x[rng.choice(n, p=nearest / nearest.sum())])
+    chol = np.linalg.cholesky(np.cov(x.T) + RIDGE * np.eye(d))
+    prior = DataPrior(np.full(k, 1.0 / k), np.array(means), np.repeat(chol[None], k, 0), [""] * k)
+    last = -np.inf
+    for _ in range(EM_ITERATIONS):
+        lp = prior.component_log_densities(x)
+        top = lp.max(axis=1, keepdims=True)
+        total = top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True))
+        resp = np.exp(lp - total)
+        counts = resp.sum(0) + 1e-9
+        means = resp.T @ x / counts[:, None]
+        chols = np.empty((k, d, d))
+        for j in range(k):
+            centred = x - means[j]
+            chols[j] = np.linalg.cholesky((resp[:, j, None] * centred).T @ centred / counts[j] + RIDGE * np.eye(d))
+        prior = DataPrior(counts / n, means, chols, [""] * k)
+        if total.mean() - last < EM_TOLERANCE:
+            break
+        last = total.mean()
+    return prior.weights, prior.means, prior.chols
+
+
+def fit_data_prior(codes: np.ndarray, styles: np.ndarray, valid_codes: np.ndarray, valid_styles: np.ndarray,
+                   candidates=COMPONENTS, seed: int = 0, progress=None) -> tuple[DataPrior, dict]:
+    """The mixture over every style's codes, each style with the fewest components (of `candidates`)
+    whose fit gives its validation codes a mean log-likelihood within MARGIN of the best; weights
+    follow the styles' shares of the codes. Also returns the figures for the model card."""
+    styles, valid_styles = np.asarray(styles, str), np.asarray(valid_styles, str)
+    parts, report = [], {}
+    for style in sorted(set(styles)):
+        own, held = codes[styles == style], valid_codes[valid_styles == style]
+        tried = {}
+        for k in candidates:
+            if len(own) < 4 * k * codes.shape[1]:
+                continue  # too few codes for k full covariances
+            fit = fit_mixture(own, k, seed)
+            tried[k] = (fit, float(DataPrior(*fit, [style] * k).log_likelihood(held).mean()) if len(held) else 0.0)
+            if progress:
+                progress(style, k, tried[k][1])
+        if not tried:
+            tried[1] = (fit_mixture(own, 1, seed), float("nan"))
+        top = max(v[1] for v in tried.values())
+        best = min(k for k, v in tried.items() if not v[1] < top - MARGIN)  # the fewest that do about as well
+        (weights, means, chols), _ = tried[best]
+        parts.append((weights * len(own) / len(codes), means, chols, [style] * best))
+        report[style] = {"codes": int(len(own)), "valid_codes": int(len(held)), "components": best,
+                         "valid_log_likelihood": {str(k): round(v[1], 3) for k, v in tried.items()}}
+    prior = DataPrior(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+    return prior, report

@@ -1,0 +1,71 @@
+"""The data prior (music_vae/data_prior.py): a mixture fitted to real codes, and the map into it."""
+import numpy as np
+import pytest
+
+from music_vae.data_prior import DataPrior, fit_data_prior, prior_path, read_data_prior
+from music_vae.errors import MusicInputError
+
+
+def known_mixture() -> DataPrior:
+    """Three components in 2-d, one of them stretched and tilted."""
+    chols = np.array([np.eye(2) * 0.3, np.linalg.cholesky([[1.0, 0.6], [0.6, 0.5]]), np.eye(2) * 0.1])
+    return DataPrior([0.5, 0.3, 0.2], [[0, 0], [4, 1], [-3, 2]], chols, ["a", "a", "b"])
+
+
+def test_its_samples_and_the_codes_placed_in_it_are_spread_as_the_mixture():
+    prior = known_mixture()
+    mean, std = prior.moments()
+    drawn = prior.sample(20000, seed=0)
+    assert np.allclose(drawn.mean(0), mean, atol=0.05) and np.allclose(drawn.std(0), std, rtol=0.03)
+    z = np.random.default_rng(0).standard_normal((20000, 2))
+    codes, k = prior.place(z), prior.component_of(z)
+    assert np.allclose(np.bincount(k, minlength=3) / len(z), prior.weights, atol=0.015)  # picked as often as they weigh
+    second = codes[k == 1] - prior.means[1]  # within a component, coloured by its factor (less the pick axis)
+    along = prior.chols[1][:, 1:]
+    assert np.allclose(np.cov(second.T), along @ along.T, atol=0.03)
+
+
+def test_near_codes_land_near_and_only_a_change_of_component_jumps():
+    prior = known_mixture()
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((5000, 2))
+    near = z + 0.01 * rng.standard_normal(z.shape)
+    moved = np.linalg.norm(prior.place(near) - prior.place(z), axis=1)
+    same = prior.component_of(z) == prior.component_of(near)
+    assert same.mean() > 0.98
+    assert moved[same].max() < 0.2 and moved[~same].min() > 1.0
+    far = prior.place(z[:, ::-1])  # other pictures: other music
+    assert np.median(np.linalg.norm(far - prior.place(z), axis=1)) > 1.0
+
+
+def test_validation_picks_as_many_components_as_each_style_has_clusters():
+    rng = np.random.default_rng(2)
+
+    def draw(n):
+        two = np.concatenate([rng.normal(-4, 0.5, (n, 3)), rng.normal(4, 0.5, (n, 3))])
+        one = rng.normal(0, 1.0, (n, 3))
+        return np.concatenate([two, one]), np.array(["two"] * 2 * n + ["one"] * n)
+
+    (codes, styles), (valid, valid_styles) = draw(400), draw(100)
+    prior, report = fit_data_prior(codes, styles, valid, valid_styles, candidates=(1, 2, 4))
+    assert report["two"]["components"] >= 2 and report["one"]["components"] == 1
+    assert prior.restricted("two").weights.sum() == pytest.approx(1.0)
+    assert np.isclose(prior.weights[prior.styles == "two"].sum(), 2 / 3)  # styles weigh as their codes
+    assert prior.log_likelihood(valid).mean() > DataPrior([1], [codes.mean(0)], [np.diag(codes.std(0))], ["x"]) \
+        .log_likelihood(valid).mean() + 1.0
+    with pytest.raises(MusicInputError, match="unknown style"):
+        prior.restricted("three")
+
+
+def test_too_few_codes_is_a_clear_error():
+    with pytest.raises(MusicInputError, match="too few"):
+        fit_data_prior(np.zeros((3, 8)), np.array(["a"] * 3), np.zeros((1, 8)), np.array(["a"]))
+
+
+def test_it_is_kept_beside_the_checkpoint_and_read_back_the_same(tmp_path):
+    prior, checkpoint = known_mixture(), tmp_path / "m.pt"
+    assert read_data_prior(checkpoint) is None
+    prior.save(prior_path(checkpoint))
+    again = read_data_prior(checkpoint)
+    z = np.random.default_rng(3).standard_normal((50, 2))
+    assert np.allclose(again.place(z), prior.place(z), atol=1e-5) and list(again.styles) == ["a", "a", "b"]
