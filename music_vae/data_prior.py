@@ -7,20 +7,19 @@ mixture with full covariances over the encoder's mean codes of the training bars
 per style (how many is chosen per style by the log-likelihood of the validation split's codes). It
 is stored as NAME.prior.npz beside NAME.pt (`score-av music prior --model NAME`).
 
-`place` carries standard normal codes into it and keeps neighbourhoods: one axis of the code picks
-a component by inverse transform sampling (the axis's normal CDF cut at the components' cumulative
-weights, so each component is picked as often as it weighs), and the other axes, through the
-component's Cholesky factor, say where in the component the code lands. Near codes land near
-(within a component the map is linear), unless they straddle two components' slices of the pick
-axis; codes far apart land in other components or elsewhere in one. The pick axis's own share of
-each component's spread is left out (a code landing at the component's centre along it), which is
-what keeps the map from stretching: `sample` draws from the mixture itself.
+`place` carries standard normal codes into it and keeps neighbourhoods. A code z is first placed
+by the mixture's overall mean and covariance (x = mean + L z, L its Cholesky factor); the component
+most responsible for x is the one it goes to, and there it is coloured by that component's own
+factor around the component's mean, from where z sits relative to the component's centre as seen
+through L. So the components divide the space of z into large cells, one each: within a cell the
+map is linear (near codes land near), and a code in another cell (a cut, another seed's rotation)
+lands in another component. A cell's share of N(0, I) follows its component's weight only roughly
+(a tight component far out gets a small cell); `sample` draws from the mixture itself.
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from statistics import NormalDist
 from typing import Protocol
 
 import numpy as np
@@ -34,7 +33,6 @@ MARGIN = 0.05               # nats per code: more components must do better than
 RIDGE = 1e-3                # added to every covariance's diagonal: no component collapses onto a line
 EM_ITERATIONS = 200
 EM_TOLERANCE = 1e-4         # stop when the mean log-likelihood per code improves by less than this
-PICK_AXIS = 0               # the axis of the standardised code that picks the component
 
 
 class Placement(Protocol):
@@ -60,10 +58,6 @@ def prior_path(checkpoint: Path) -> Path:
     return Path(checkpoint).with_suffix(".prior.npz")
 
 
-def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(NormalDist().cdf, otypes=[np.float64])(np.asarray(x, np.float64))
-
-
 class DataPrior:
     """A Gaussian mixture: weights (K,), means (K, d), Cholesky factors (K, d, d), the style of each component."""
 
@@ -74,6 +68,7 @@ class DataPrior:
         self.styles = np.asarray(styles, dtype=str)
         if not (len(self.weights) == len(self.means) == len(self.chols) == len(self.styles)):
             raise ValueError("a data prior needs one weight, mean, factor and style per component")
+        self._overall: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def dim(self) -> int:
@@ -113,15 +108,26 @@ class DataPrior:
 
     def component_of(self, z: np.ndarray) -> np.ndarray:
         """The component `place` puts each standard normal code (n, d) in, (n,)."""
-        u = _normal_cdf(np.array(z, np.float64, ndmin=2)[:, PICK_AXIS])
-        return np.clip(np.searchsorted(np.cumsum(self.weights), u, side="right"), 0, len(self.weights) - 1)
+        mean, chol = self.overall()
+        return self.component_log_densities(mean + np.array(z, np.float64, ndmin=2) @ chol.T).argmax(axis=1)
 
     def place(self, z: np.ndarray) -> np.ndarray:
         """Standard normal codes (n, d) carried into the mixture (see the module docstring), (n, d) float32."""
         z = np.array(z, np.float64, ndmin=2)
+        mean, chol = self.overall()
         k = self.component_of(z)
-        z[:, PICK_AXIS] = 0.0
-        return (self.means[k] + np.einsum("nij,nj->ni", self.chols[k], z)).astype(np.float32)
+        centres = np.linalg.solve(chol, (self.means - mean).T).T  # each component's mean as a z
+        return (self.means[k] + np.einsum("nij,nj->ni", self.chols[k], z - centres[k])).astype(np.float32)
+
+    def overall(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mixture's mean and the Cholesky factor of its covariance."""
+        if self._overall is None:
+            mean = self.weights @ self.means
+            covs = np.einsum("kij,klj->kil", self.chols, self.chols)
+            spread = self.means - mean
+            cov = np.einsum("k,kij->ij", self.weights, covs) + np.einsum("k,ki,kj->ij", self.weights, spread, spread)
+            self._overall = mean, np.linalg.cholesky(cov)
+        return self._overall
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """The mixture's mean and per-axis standard deviation."""
