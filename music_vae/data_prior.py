@@ -15,6 +15,14 @@ through L. So the components divide the space of z into large cells, one each: w
 map is linear (near codes land near), and a code in another cell (a cut, another seed's rotation)
 lands in another component. A cell's share of N(0, I) follows its component's weight only roughly
 (a tight component far out gets a small cell); `sample` draws from the mixture itself.
+
+The mixture fills the space between real codes evenly, but real bars' codes lie on a thinner set,
+and bars decoded from between them carry rests and dotted rhythms real bars rarely have (on the
+vae, 19 % of bars decoded from the Irish components had a rest, against 3 % of real Irish bars).
+So a fifth of the training codes are kept as anchors, and every placed or sampled code is pulled
+towards the nearest anchor of its component: it keeps PULL (0.3) of its distance to it. Near
+codes share their anchor and stay near; the duration histogram of bars drawn from the vae's data
+prior came from 0.099 to 0.071 in total variation from real held-out bars.
 """
 from __future__ import annotations
 
@@ -29,6 +37,8 @@ from modelkit import atomic_save_arrays
 from .errors import MusicInputError
 
 COMPONENTS = (1, 2, 4, 8)   # components per style tried; the validation log-likelihood picks
+ANCHORS_SHARE = 0.2         # of the training codes kept as anchors (11,000 for vae: 0.7 MB at half precision)
+PULL = 0.3                  # a placed code keeps this share of its distance to the nearest anchor
 MARGIN = 0.05               # nats per code: more components must do better than this on validation codes
 RIDGE = 1e-3                # added to every covariance's diagonal: no component collapses onto a line
 EM_ITERATIONS = 200
@@ -59,15 +69,19 @@ def prior_path(checkpoint: Path) -> Path:
 
 
 class DataPrior:
-    """A Gaussian mixture: weights (K,), means (K, d), Cholesky factors (K, d, d), the style of each component."""
+    """A Gaussian mixture: weights (K,), means (K, d), Cholesky factors (K, d, d), the style of each
+    component; and, optionally, real codes (N, d) with the component each belongs to, the anchors
+    that placed and sampled codes are pulled towards."""
 
-    def __init__(self, weights, means, chols, styles):
+    def __init__(self, weights, means, chols, styles, anchors=None, anchor_of=None):
         self.weights = np.asarray(weights, np.float64) / np.sum(weights)
         self.means = np.asarray(means, np.float64)
         self.chols = np.asarray(chols, np.float64)
         self.styles = np.asarray(styles, dtype=str)
         if not (len(self.weights) == len(self.means) == len(self.chols) == len(self.styles)):
             raise ValueError("a data prior needs one weight, mean, factor and style per component")
+        self.anchors = np.zeros((0, self.dim)) if anchors is None else np.asarray(anchors, np.float64)
+        self.anchor_of = np.zeros(0, int) if anchor_of is None else np.asarray(anchor_of, int)
         self._overall: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -81,7 +95,10 @@ class DataPrior:
         keep = self.styles == style
         if not keep.any():
             raise MusicInputError(f"unknown style {style!r}; the data prior knows {', '.join(sorted(set(self.styles)))}")
-        return DataPrior(self.weights[keep], self.means[keep], self.chols[keep], self.styles[keep])
+        renumber = np.cumsum(keep) - 1
+        mine = keep[self.anchor_of]
+        return DataPrior(self.weights[keep], self.means[keep], self.chols[keep], self.styles[keep],
+                         self.anchors[mine], renumber[self.anchor_of[mine]])
 
     def component_log_densities(self, codes: np.ndarray) -> np.ndarray:
         """log(weight_k N(code | mean_k, cov_k)) of each code under each component, (n, K)."""
@@ -100,11 +117,28 @@ class DataPrior:
         return (top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True)))[:, 0]
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """n codes drawn from the mixture, (n, d) float32."""
+        """n codes drawn from the mixture (and pulled towards the anchors), (n, d) float32."""
         rng = np.random.default_rng(seed)
         k = rng.choice(len(self.weights), size=n, p=self.weights)
-        return (self.means[k] + np.einsum("nij,nj->ni", self.chols[k], rng.standard_normal((n, self.dim)))
-                ).astype(np.float32)
+        codes = self.means[k] + np.einsum("nij,nj->ni", self.chols[k], rng.standard_normal((n, self.dim)))
+        return self.pull(codes, k)
+
+    def pull(self, codes: np.ndarray, components: np.ndarray) -> np.ndarray:
+        """Codes (n, d) of the given components moved towards the nearest anchor of the same component
+        (nearest as the component's covariance measures): a + PULL * (code - a). The mixture fills the
+        space between real codes evenly, but real bars' codes lie on a thinner set, and bars decoded
+        from between them carry rests and dotted rhythms that real bars rarely have."""
+        codes = np.array(codes, np.float64, ndmin=2)
+        out = codes.copy()
+        for k in np.unique(components):
+            mine, near = components == k, self.anchors[self.anchor_of == k]
+            if not len(near):
+                continue
+            to_anchor = np.linalg.solve(self.chols[k], (codes[mine][:, None, :] - near[None]).reshape(-1, self.dim).T)
+            distance = (to_anchor ** 2).sum(0).reshape(mine.sum(), len(near))
+            nearest = near[distance.argmin(axis=1)]
+            out[mine] = nearest + PULL * (codes[mine] - nearest)
+        return out.astype(np.float32)
 
     def component_of(self, z: np.ndarray) -> np.ndarray:
         """The component `place` puts each standard normal code (n, d) in, (n,)."""
@@ -117,7 +151,7 @@ class DataPrior:
         mean, chol = self.overall()
         k = self.component_of(z)
         centres = np.linalg.solve(chol, (self.means - mean).T).T  # each component's mean as a z
-        return (self.means[k] + np.einsum("nij,nj->ni", self.chols[k], z - centres[k])).astype(np.float32)
+        return self.pull(self.means[k] + np.einsum("nij,nj->ni", self.chols[k], z - centres[k]), k)
 
     def overall(self) -> tuple[np.ndarray, np.ndarray]:
         """The mixture's mean and the Cholesky factor of its covariance."""
@@ -138,12 +172,14 @@ class DataPrior:
 
     def save(self, path: Path) -> None:
         atomic_save_arrays(path, weights=self.weights, means=self.means.astype(np.float32),
-                           chols=self.chols.astype(np.float32), styles=self.styles)
+                           chols=self.chols.astype(np.float32), styles=self.styles,
+                           anchors=self.anchors.astype(np.float16), anchor_of=self.anchor_of.astype(np.int16))
 
     @staticmethod
     def load(path: Path) -> "DataPrior":
         with np.load(path, allow_pickle=False) as z:
-            return DataPrior(z["weights"], z["means"], z["chols"], z["styles"])
+            anchors = (z["anchors"], z["anchor_of"]) if "anchors" in z else (None, None)
+            return DataPrior(z["weights"], z["means"], z["chols"], z["styles"], *anchors)
 
 
 def read_data_prior(checkpoint: Path) -> DataPrior | None:
@@ -185,10 +221,13 @@ def fit_mixture(codes: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, n
 
 
 def fit_data_prior(codes: np.ndarray, styles: np.ndarray, valid_codes: np.ndarray, valid_styles: np.ndarray,
-                   candidates=COMPONENTS, seed: int = 0, progress=None) -> tuple[DataPrior, dict]:
+                   candidates=COMPONENTS, seed: int = 0, progress=None,
+                   anchors_share: float = ANCHORS_SHARE) -> tuple[DataPrior, dict]:
     """The mixture over every style's codes, each style with the fewest components (of `candidates`)
     whose fit gives its validation codes a mean log-likelihood within MARGIN of the best; weights
-    follow the styles' shares of the codes. Also returns the figures for the model card."""
+    follow the styles' shares of the codes. A random `anchors_share` of each style's codes are kept
+    as anchors, each with its style's component most responsible for it. Also returns the figures
+    for the model card."""
     styles, valid_styles = np.asarray(styles, str), np.asarray(valid_styles, str)
     parts, report = [], {}
     for style in sorted(set(styles)):
@@ -206,8 +245,11 @@ def fit_data_prior(codes: np.ndarray, styles: np.ndarray, valid_codes: np.ndarra
         top = max(v[1] for v in tried.values())
         best = min(k for k, v in tried.items() if not v[1] < top - MARGIN)  # the fewest that do about as well
         (weights, means, chols), _ = tried[best]
-        parts.append((weights * len(own) / len(codes), means, chols, [style] * best))
+        mixture = DataPrior(weights, means, chols, [style] * best)
+        anchors = own[np.random.default_rng(seed).permutation(len(own))[:max(1, round(anchors_share * len(own)))]]
+        parts.append((weights * len(own) / len(codes), means, chols, [style] * best, anchors,
+                      mixture.component_log_densities(anchors).argmax(axis=1) + sum(len(p[0]) for p in parts)))
         report[style] = {"codes": int(len(own)), "valid_codes": int(len(held)), "components": best,
                          "valid_log_likelihood": {str(k): round(v[1], 3) for k, v in tried.items()}}
-    prior = DataPrior(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+    prior = DataPrior(*(np.concatenate([p[i] for p in parts]) for i in range(6)))
     return prior, report
