@@ -126,3 +126,19 @@ def test_console_script_teaches():
     assert done.returncode == 0
     for command in ("render", "music", "train", "eval", "demo"):
         assert command in done.stdout
+
+
+def test_a_data_prior_is_fitted_beside_the_model_and_sampled_from(capsys, tiny_model, tmp_path):
+    model = tmp_path / "m.pt"  # a copy: the session's tiny model stays without one
+    shutil.copy(tiny_model, model)
+    shutil.copy(tiny_model.with_suffix(".json"), model.with_suffix(".json"))
+    code, out, _ = run(capsys, "music", "prior", "--model", model, "--components", 1, 2)
+    assert code == 0 and "m.prior.npz" in out
+    card = json.loads(model.with_suffix(".json").read_text())["data_prior"]
+    assert card["reproduce"] == "score-av music prior --model m" and card["components"] >= 1
+    style = next(iter(card["styles"]))
+    mid = tmp_path / "s.mid"
+    code, out, _ = run(capsys, "music", "sample", "--model", model, "--style", style, "-n", 4, "-o", mid)
+    assert code == 0 and f"in the {style} style" in out and read_midi(mid).notes
+    assert "unknown style 'nope'" in one_line_error(capsys, "music", "sample", "--model", model, "--style", "nope",
+                                                    "-o", mid)

@@ -63,7 +63,8 @@ def register(sub) -> None:
                         description="Encode the bars the model was trained on (its training split) and fit a "
                                     "Gaussian mixture with full covariances to their codes, a few components per "
                                     "style, each style's number chosen by the log-likelihood of the validation "
-                                    "split. `render` places the picture's codes in it and `sample` draws from it. "
+                                    "split, and keep a fifth of the codes as anchors that placed codes are pulled "
+                                    "towards. `render` places the picture's codes in it and `sample` draws from it. "
                                     "Written beside the checkpoint as NAME.prior.npz; the figures go into the "
                                     "model card NAME.json.")
     add_model_option(p)
