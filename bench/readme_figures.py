@@ -15,7 +15,8 @@ Groups, in the order a full run takes them (the two measured on the demo clip co
 cards (the model cards in media/models/), compare (`score-av eval compare`), walks and
 style-classifier (measured here, `--measure NAME`), music-speed, variant-cost, render-speed,
 render-memory (the benchmark scripts beside this one), musae-cycle (trains `--config musae-cycle`,
-not shipped, and reads its card), video-response and demo-styles (the demo clip).
+not shipped, and reads its card), video-response and demo-styles (the demo clip), phrase-test
+(bench/phrase_test.py). The cards group also carries each music model's data-prior figures.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
                               "--out", str(CYCLE_OUT), "--device", "cpu"), False),
     "video-response": (_cmd("bench/video_response.py", "--models", *MUSIC_MODELS), True),
     "demo-styles": (_self("demo-styles"), True),
+    "phrase-test": (_cmd("bench/phrase_test.py"), False),
 }
 
 
@@ -106,6 +108,11 @@ def card_figures(models: Path = MODELS) -> dict:
         }
         if name == "video":
             out[name]["latent_dim"] = card["config"]["model"]["latent_dim"]
+        if "data_prior" in card:
+            prior = card["data_prior"]
+            out[name]["data_prior"] = {"components": prior["components"],
+                                       "test_log_likelihood_nats": prior["test_log_likelihood_nats"],
+                                       "rhythm_against_test_bars": prior["rhythm_against_test_bars"]}
     return out
 
 
@@ -534,6 +541,27 @@ def p_response_demo(fig: dict) -> str:
             f"    `vae`, {q['flat']:.2f} with `flat` and {q['musae']:.2f} with `musae`")
 
 
+def p_data_prior(fig: dict) -> str:
+    prior = g(fig, "cards")["vae"]["data_prior"]
+    ll, rhythm = prior["test_log_likelihood_nats"], prior["rhythm_against_test_bars"]
+    ours, theirs = rhythm["data_prior"], rhythm["trained_prior"]
+    return (f"the test split's codes have a log-likelihood of {ll['data_prior']:.1f} nats under the `vae`'s\n"
+            f"data prior ({prior['components']} components) against {ll['trained_prior']:.1f} under N(0, I); "
+            f"bars drawn from it put {ours['offbeat_sixteenths']:.0%} of\n"
+            f"their onsets on off-beat sixteenths (real held-out bars {ours['reference_offbeat_sixteenths']:.0%}, "
+            f"N(0, I) {theirs['offbeat_sixteenths']:.0%}), and their onset positions\n"
+            f"and durations are {ours['onset_position_tv']:.2f} and {ours['duration_tv']:.2f} from real bars' in "
+            f"total variation ({theirs['onset_position_tv']:.2f} and {theirs['duration_tv']:.2f} from N(0, I))")
+
+
+def p_phrase_test(fig: dict) -> str:
+    r = g(fig, "phrase-test")
+    return (f"{r['rendered_vs_real']['mean']:.2f} for soundtracks of the person-detection clip with 10 seeds "
+            f"against Ryan's\n    common-time tunes (two halves of Ryan's: {r['real_vs_real']['mean']:.2f}; "
+            f"against the training collections' own held-out\n    tunes: "
+            f"{r['rendered_vs_training_collections_test_split']['mean']:.2f}; the aim is 0.8 or less)")
+
+
 PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" or "-reading" is a block
     "flat-steps": p_flat_steps,
     "walk-detour": p_walk_detour,
@@ -548,6 +576,8 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "render-memory": p_render_memory,
     "response-person": p_response_person,
     "response-demo": p_response_demo,
+    "data-prior": p_data_prior,
+    "phrase-test": p_phrase_test,
 }
 BLOCK = ("-table", "-block", "-reading")
 MARKER = re.compile(r"<!-- figures:([\w-]+) -->(.*?)<!-- /figures:\1 -->", re.S)
