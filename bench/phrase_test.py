@@ -25,7 +25,7 @@ their rhythm distance to Ryan's. One JSON on stdout; progress on stderr.
 Each figure is the mean over `--repeats` shuffles of the folds (and of which real phrases are kept),
 printed with its lowest and highest.
 
-    PYTHONPATH=. python bench/phrase_test.py [--model vae] [--style NAME] [--clips CLIP ...]
+    PYTHONPATH=. python bench/phrase_test.py [--model vae] [--style NAME] [--key KEY] [--clips CLIP ...]
         [--seeds none 1 2 ...] [--folds 5] [--repeats 5] [--all-meters]
 """
 from __future__ import annotations
@@ -147,16 +147,16 @@ def real_phrases(corpus, tunes: set[str] | None = None) -> dict[str, np.ndarray]
     return out
 
 
-def rendered_phrases(models, clips, seeds, style: str | None = None) -> dict[str, np.ndarray]:
-    """The phrases of each clip scored with each seed (in one style, if given), by "clip@seed" (a clip
-    shorter than a phrase gives none)."""
+def rendered_phrases(models, clips, seeds, style: str | None = None, key: str = "auto") -> dict[str, np.ndarray]:
+    """The phrases of each clip scored with each seed (in one style and key, if given), by "clip@seed"
+    (a clip shorter than a phrase gives none)."""
     from score_av.score import score_clip
 
     out = {}
     for clip in clips:
         for seed in seeds:
             began = time.perf_counter()
-            score = score_clip(clip, models.music, models.video, seed=seed, style=style)
+            score = score_clip(clip, models.music, models.video, seed=seed, style=style, key=key)
             phrases = cut_phrases(score.bars)
             print(f"{Path(clip).name} seed {seed}: {len(score.bars)} bars, {len(phrases)} phrases, "
                   f"{time.perf_counter() - began:.0f} s", file=sys.stderr)
@@ -243,6 +243,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="vae", help="the music model (default: vae)")
     ap.add_argument("--style", help="score in one style of the model's data prior (default: the whole prior)")
+    ap.add_argument("--key", default="auto", help="the soundtracks' key, as render's --key (default: auto, from the "
+                    "picture's colour: with one long clip, every phrase is in that one mode)")
     ap.add_argument("--clips", nargs="*", type=Path, help="clips to score (default: the shared clips)")
     ap.add_argument("--seeds", nargs="+", type=parse_seed, default=[None, *range(1, 10)],
                     help="mapping seeds, 'none' for score-av's default (default: none 1 2 ... 9)")
@@ -261,7 +263,7 @@ def main() -> int:
     kept = None if args.all_meters else {t for t, m in meters.items() if m in COMMON_TIME}
     real = real_phrases(ryans, kept)
     corpus_test = real_phrases(load_corpus(DEFAULT_TRAINING_DATA, progress=False).split("test"))
-    rendered = rendered_phrases(Models.load(args.model, "video", "cpu"), clips, args.seeds, args.style)
+    rendered = rendered_phrases(Models.load(args.model, "video", "cpu"), clips, args.seeds, args.style, args.key)
     n_rendered = sum(len(p) for p in rendered.values())
     n_real = sum(len(p) for p in real.values())
 
@@ -270,7 +272,7 @@ def main() -> int:
     per_piece = [figures(b) for b in rendered_bars]
     test = lambda a, b, group=None: repeated(a, b, args.folds, args.repeats, group)  # noqa: E731
     out = {
-        "model": args.model, "style": args.style, "clips": [Path(c).name for c in clips], "seeds": args.seeds,
+        "model": args.model, "style": args.style, "key": args.key, "clips": [Path(c).name for c in clips], "seeds": args.seeds,
         "folds": args.folds, "repeats": args.repeats,
         "real": "Ryan's Mammoth, " + ("every meter" if args.all_meters else "tunes in " + ", ".join(COMMON_TIME)),
         "phrases": {"rendered": n_rendered, "rendered_groups": {k: len(p) for k, p in rendered.items()},
