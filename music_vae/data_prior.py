@@ -112,9 +112,7 @@ class DataPrior:
 
     def log_likelihood(self, codes: np.ndarray) -> np.ndarray:
         """log p(code) in nats, (n,)."""
-        lp = self.component_log_densities(codes)
-        top = lp.max(axis=1, keepdims=True)
-        return (top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True)))[:, 0]
+        return _log_sum_exp(self.component_log_densities(codes))
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
         """n codes drawn from the mixture (and pulled towards the anchors), (n, d) float32."""
@@ -165,10 +163,8 @@ class DataPrior:
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """The mixture's mean and per-axis standard deviation."""
-        mean = self.weights @ self.means
-        covs = np.einsum("kij,klj->kil", self.chols, self.chols)
-        var = np.einsum("k,kii->i", self.weights, covs) + self.weights @ (self.means - mean) ** 2
-        return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
+        mean, chol = self.overall()
+        return mean.astype(np.float32), np.sqrt((chol ** 2).sum(axis=1)).astype(np.float32)
 
     def save(self, path: Path) -> None:
         atomic_save_arrays(path, weights=self.weights, means=self.means.astype(np.float32),
@@ -180,6 +176,12 @@ class DataPrior:
         with np.load(path, allow_pickle=False) as z:
             anchors = (z["anchors"], z["anchor_of"]) if "anchors" in z else (None, None)
             return DataPrior(z["weights"], z["means"], z["chols"], z["styles"], *anchors)
+
+
+def _log_sum_exp(lp: np.ndarray) -> np.ndarray:
+    """log sum exp over the components (axis 1) of log densities (n, K), without overflow."""
+    top = lp.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True)))[:, 0]
 
 
 def read_data_prior(checkpoint: Path) -> DataPrior | None:
@@ -204,9 +206,8 @@ def fit_mixture(codes: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, n
     last = -np.inf
     for _ in range(EM_ITERATIONS):
         lp = prior.component_log_densities(x)
-        top = lp.max(axis=1, keepdims=True)
-        total = top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True))
-        resp = np.exp(lp - total)
+        total = _log_sum_exp(lp)
+        resp = np.exp(lp - total[:, None])
         counts = resp.sum(0) + 1e-9
         means = resp.T @ x / counts[:, None]
         chols = np.empty((k, d, d))

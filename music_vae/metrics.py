@@ -147,9 +147,12 @@ class StyleProbe:
 
 
 @torch.no_grad()
-def _codes(model: BarVAE, bars: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def encode_bars(model: BarVAE, bars: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Mean codes (n, latent_dim) of bars (n, 16), a batch at a time."""
     model.eval()
     device = next(model.parameters()).device
+    if not len(bars):
+        return np.zeros((0, model.cfg.latent_dim), np.float32)
     return np.concatenate([model.encode(torch.as_tensor(np.asarray(c), dtype=torch.long, device=device))[0].cpu().numpy()
                            for c in _batches(bars, batch_size)])
 
@@ -163,8 +166,8 @@ def style_figures(model: BarVAE, train: BarCorpus, test: BarCorpus, max_train: i
     if len(names) < 2 or len(np.unique(y_test[keep])) < 2:
         return {}
     pick = np.random.default_rng(seed).permutation(len(train))[:max_train]
-    probe = StyleProbe(_codes(model, train.bars[pick]), y_train[pick], names, seed=seed)
-    out = {"style_probe_accuracy": probe.balanced_accuracy(_codes(model, test.bars[keep]), y_test[keep]),
+    probe = StyleProbe(encode_bars(model, train.bars[pick]), y_train[pick], names, seed=seed)
+    out = {"style_probe_accuracy": probe.balanced_accuracy(encode_bars(model, test.bars[keep]), y_test[keep]),
            "style_probe_styles": list(names)}
     styles = model.cfg.styles
     if styles and set(styles) <= set(names):
@@ -175,7 +178,7 @@ def style_figures(model: BarVAE, train: BarCorpus, test: BarCorpus, max_train: i
         for k, style in enumerate(styles):
             z = prior.sample(torch.full((samples_per_style,), k), gen).to(device)
             bars = model.decode(z).cpu().numpy()
-            per_style[style] = float((probe.predict(_codes(model, bars)) == names.index(style)).mean())
+            per_style[style] = float((probe.predict(encode_bars(model, bars)) == names.index(style)).mean())
         out["style_sample_accuracy"] = float(np.mean(list(per_style.values())))
         out["style_sample_accuracy_per_style"] = per_style
     return out

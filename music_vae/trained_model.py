@@ -13,7 +13,7 @@ from modelkit import resolve_device
 from .attributes import read_attributes
 from .checkpoint import load_model, read_model_card, resolve_model
 from .errors import MusicInputError
-from .metrics import interpolate_codes
+from .metrics import encode_bars, interpolate_codes
 from .data_prior import COMPONENTS, DataPrior, GaussianPrior, Placement, fit_data_prior, read_data_prior
 from .musicality import rhythm_distance
 from .prior import StylePrior
@@ -76,9 +76,7 @@ class MusicVAE:
     @torch.no_grad()
     def encode(self, bars) -> np.ndarray:
         """Mean code mu(x) of each bar, (n, latent_dim)."""
-        bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
-        mu, _ = self.model.encode(self._tensor(bars, torch.long))
-        return mu.cpu().numpy()
+        return encode_bars(self.model, np.asarray(bars).reshape(-1, STEPS_PER_BAR))
 
     @torch.no_grad()
     def decode(self, codes, temperature: float = 0.0, seed: int | None = None, bias=None,
@@ -113,10 +111,9 @@ class MusicVAE:
         """The data prior of this model's codes of real bars (BarCorpus train and valid splits; see
         data_prior.py), and the figures for the model card: the test split's codes' log-likelihood, and
         the rhythm of bars decoded from the prior against the test split's bars, both beside N(0, I)'s."""
-        codes = lambda c: np.concatenate([self.encode(c.bars[i:i + 4096]) for i in range(0, len(c), 4096)])  # noqa: E731
-        prior, styles = fit_data_prior(codes(train), train.styles.astype(str), codes(valid), valid.styles.astype(str),
-                                       candidates, progress=progress)
-        test_codes, trained = codes(test), self.trained_prior()
+        prior, styles = fit_data_prior(self.encode(train.bars), train.styles.astype(str), self.encode(valid.bars),
+                                       valid.styles.astype(str), candidates, progress=progress)
+        test_codes, trained = self.encode(test.bars), self.trained_prior()
         rhythm = lambda p: {k: round(v, 4) for k, v in rhythm_distance(  # noqa: E731
             self.decode(p.sample(RHYTHM_SAMPLES, seed=0)), test.bars).items()}
         ll = lambda p: round(float(p.log_likelihood(test_codes).mean()), 3)  # noqa: E731

@@ -64,6 +64,7 @@ class Conducted:
     keys: list[Key | None]          # the key of each bar
     theme_of: np.ndarray            # (n,) index of the earlier bar a bar repeats as a theme, -1 if none
     held: np.ndarray                # (n,) bool: the bar keeps the one before (its code did not move)
+    codes: np.ndarray | None = None  # (n, d) the music code each bar plays (its position, placed)
     extra: dict = field(default_factory=dict)
 
 
@@ -201,7 +202,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
             last_pitch = int(pitch_of(onsets[-1:])[0])
     lo, hi = how.velocity or (90, 90)
     velocities = np.round(lo + (hi - lo) * np.clip(np.asarray(motion, np.float32), 0, 1)).astype(int)
-    return Conducted(bars, velocities, keys, theme_of, held)
+    return Conducted(bars, velocities, keys, theme_of, held, codes)
 
 
 def _closest_related(music: MusicModel, code: np.ndarray, key: Key) -> Key:

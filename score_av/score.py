@@ -89,5 +89,5 @@ def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: floa
     notes = [replace(note, velocity=int(conducted.velocities[min(note.start // STEPS_PER_BAR, len(bars) - 1)]))
              for note in tokens_to_notes(bars)]
     midi = notes_to_midi(notes, bpm=bpm, program=program)
-    return Score(info, timeline, stamps, codes, per_bar, mapping.place(held), bars, notes, midi, fit_report, looks,
+    return Score(info, timeline, stamps, codes, per_bar, conducted.codes, bars, notes, midi, fit_report, looks,
                  motion, conducted)

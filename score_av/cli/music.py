@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from tqdm import tqdm
 
 from music_vae.corpus import DEFAULT_TRAINING_DATA, COLLECTIONS, load_corpus
