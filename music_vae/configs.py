@@ -164,6 +164,8 @@ CONFIGS: dict[str, Config] = {
                                                  walk_spread_weight=0.5),
                                **{**_FROM_VAE, "steps": 5000, "learning_rate": 1e-3})),
     "musae": Config(train=_MUSAE),
+    # the vae's settings on the fiddle-tune books alone: dance-tune rhythm and density (the phrase test, bench/)
+    "dance": Config(train=TrainConfig(data=("oneills", "airds"), steps=3000)),
     # musae plus the style cycle (musae.cycle_loss); its figures are in the README; not shipped
     "musae-cycle": Config(train=replace(_MUSAE, loss=replace(_MUSAE.loss, cycle_weight=0.5))),
     "tiny": Config(_TINY_MODEL, _TINY_TRAIN),

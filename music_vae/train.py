@@ -81,8 +81,11 @@ def initial_weights(model: BarVAE, name_or_path: str, device) -> dict:
 
 
 def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bool = False,
-          device: str = "auto", progress: bool = True) -> dict:
-    """Train, checkpoint, and return the model card (also written beside the checkpoint)."""
+          device: str = "auto", progress: bool = True, reproduce: str | None = None) -> dict:
+    """Train, checkpoint, and return the model card (also written beside the checkpoint).
+
+    `reproduce` is the command the card gives for this model (default: the variant's plain command).
+    """
     from tqdm import tqdm
 
     cfg, out = config.train, Path(out)
@@ -168,7 +171,7 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
                     **{name: evaluate(model, load_corpus([name], progress=progress).bars)
                        for name in cfg.held_out}},
         "config": config.to_dict(),
-        "reproduce": f"score-av train music --variant {cfg.variant} --out {out}",
+        "reproduce": reproduce or f"score-av train music --variant {cfg.variant} --out {out}",
     }
     write_model_card(out, card)
     return card

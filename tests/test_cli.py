@@ -142,3 +142,12 @@ def test_a_data_prior_is_fitted_beside_the_model_and_sampled_from(capsys, tiny_m
     assert code == 0 and f"in the {style} style" in out and read_midi(mid).notes
     assert "unknown style 'nope'" in one_line_error(capsys, "music", "sample", "--model", model, "--style", "nope",
                                                     "-o", mid)
+
+
+def test_train_music_writes_the_command_that_reproduces_it_into_the_card(capsys, midi_folder, tmp_path):
+    out = tmp_path / "m.pt"
+    run(capsys, "train", "music", "--config", "tiny", "--data", str(midi_folder), "--steps", "4",
+        "--device", "cpu", "--out", str(out))
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["reproduce"] == f"score-av train music --config tiny --data {midi_folder} --steps 4 --out {out}"
+    assert card["training"]["steps"] == 4 and card["data"]["sources"] == [str(midi_folder)]

@@ -221,3 +221,26 @@ def test_each_music_model_ships_a_data_prior_whose_bars_have_the_corpus_rhythm(p
     fresh = rhythm_distance(model.decode(model.data_prior.sample(1000, seed=1)), bars)
     for figure in ("onset_position_tv", "duration_tv"):  # against a tenth of the test tunes: some room
         assert fresh[figure] <= 0.15, (figure, fresh)
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED if p.stem != "video"], ids=lambda p: p.stem)
+def test_each_music_cards_command_trains_the_configuration_the_checkpoint_holds(path):
+    """The card's `reproduce` line, parsed by the command line, names the very configuration the model
+    was trained with (data, steps and loss included), and writes where the model is shipped."""
+    import shlex
+
+    from music_vae.configs import get_config
+    from score_av.cli import build_parser
+
+    model, _ = load_shipped(path)
+    argv = shlex.split(model.card["reproduce"])
+    assert argv[:3] == ["score-av", "train", "music"], argv
+    args = build_parser().parse_args(argv[1:])
+    config = get_config(args.config or args.variant, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                        data=tuple(args.data) if args.data else None)
+    trained = model.config.to_dict()  # the checkpoint's config, read as the model loads it
+    trained["model"].pop("styles")  # the corpus's styles, which training sets when it starts
+    asked = config.to_dict()
+    asked["model"].pop("styles")
+    assert asked == trained
+    assert args.out == Path("media/models") / path.name

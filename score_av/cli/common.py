@@ -18,7 +18,8 @@ from ..render import Progress
 def add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="vae", metavar="NAME_OR_PATH",
                    help="the music model: vae (plain), flat (smoother steps: a small change in the picture "
-                        "is a small change in the music) or musae (organised by style, see --style), "
+                        "is a small change in the music), musae (organised by style, see --style) or dance (the vae "
+                        "trained on Irish and Scottish fiddle tunes alone: their rhythm and density), "
                         "shipped in media/models/; or a checkpoint path (default: vae)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
 
@@ -26,8 +27,8 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
 def add_style_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", metavar="NAME",
                    help="draw the music from one style's region of the model's data prior (bach, chinese, "
-                        "german, irish, lorraine, luxembourg, scottish; a musae model without a data prior: "
-                        "bach, chinese, german, irish, scottish)")
+                        "german, irish, lorraine, luxembourg, scottish; dance: irish, scottish; a musae model "
+                        "without a data prior: bach, chinese, german, irish, scottish)")
 
 
 def add_sound_options(p: argparse.ArgumentParser) -> None:

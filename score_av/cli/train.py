@@ -38,6 +38,7 @@ def register(sub) -> None:
                     "bar, checkpoints every few minutes (OUT.pt, and OUT.train.pt for --resume), and "
                     "writes the model card OUT.json with the figures on the test split at the end.\n\n"
                     "  score-av train music --variant vae --out media/models/vae.pt     the shipped model\n"
+                    "  score-av train music --config dance --out media/models/dance.pt  fiddle tunes only\n"
                     "  score-av train music --data ~/tunes --out runs/mine.pt           your own MIDI/ABC")
     p.add_argument("--variant", choices=VARIANTS, default="vae", help="which model (default: vae)")
     p.add_argument("--config", choices=sorted(CONFIGS), help="named configuration (default: the variant's)")
@@ -85,12 +86,21 @@ def run_train_music(args: argparse.Namespace) -> int:
     config = get_config(args.config or args.variant, steps=args.steps, batch_size=args.batch_size,
                         seed=args.seed, data=tuple(args.data) if args.data else None)
     out = args.out or Path("runs") / f"{args.variant}.pt"
-    card = train(config, out, resume=args.resume, device=args.device)
+    card = train(config, out, resume=args.resume, device=args.device, reproduce=_reproduce_music(args, out))
     m = card["metrics"]["test"]
     print(f"model: {out}, card: {out.with_suffix('.json')}; test split: teacher-forced "
           f"{m.get('teacher_forced_accuracy', float('nan')):.3f}, sampled {m.get('sampled_accuracy', float('nan')):.3f} "
           f"({time.time() - started:.0f} s)")
     return 0
+
+
+def _reproduce_music(args: argparse.Namespace, out: Path) -> str:
+    parts = ["score-av", "train", "music"] + (["--config", args.config] if args.config else ["--variant", args.variant])
+    parts += ["--data", *args.data] if args.data else []
+    for flag, value in (("--steps", args.steps), ("--batch-size", args.batch_size), ("--seed", args.seed)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join(parts + ["--out", str(out)])
 
 
 def _reproduce(args: argparse.Namespace, out: Path) -> str:
