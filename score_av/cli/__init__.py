@@ -10,7 +10,7 @@ import sys
 
 from modelkit import UserError
 
-from . import demo, evaluate, music, render, train
+from . import demo, evaluate, live, music, render, train
 
 USER_ERRORS = UserError  # the base of every error whose message is for the person (modelkit.errors)
 
@@ -23,6 +23,7 @@ Start with the shipped models:
   score-av music sample -o bars.mid --wav bars.wav      eight bars from the music VAE on its own
   score-av train video ~/footage/*.mp4 --out mine.pt    a video model for your own footage
   score-av eval music --model vae                       the music model's figures on its test split
+  score-av live --source clip.mp4 --audio-driver file   an installation: the camera (here a file) scored live
 Each subcommand has its own --help.
 """
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     evaluate.register(sub)
     demo.register(sub)
+    live.register(sub)
     return parser
 
 

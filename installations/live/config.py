@@ -1,0 +1,102 @@
+"""What a live installation is set to: the command line's options, or a TOML file with the same names.
+
+An installation keeps its settings in a file (installations/live.example.toml; the systemd unit
+reads /etc/score-av/live.toml), and a person trying something adds options on the command line,
+which win. An empty string in the file means "not set" (TOML has no null).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from score_av.errors import ScoreAVError
+
+from .player import DRIVERS
+
+
+class LiveConfigError(ScoreAVError):
+    """A live setting that cannot be used: one line saying which and what is expected."""
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    camera: int = 0
+    source: str | None = None        # a file or URL played in real time instead of the camera
+    model: str = "vae"
+    style: str | None = None
+    bpm: float = 120.0
+    audio_driver: str = "alsa"
+    wav: Path | None = None          # where the file driver writes
+    midi_out: str | None = None
+    osc: str | None = None           # HOST:PORT to send to
+    osc_in: str | None = "127.0.0.1:9001"
+    fullscreen: bool = False
+    duration: float = 0.0            # seconds; 0: until stopped
+    stats: Path | None = None
+    log: Path | None = None
+    soundfont: str | None = None
+    program: int = 0
+    key: str = "auto"
+    seed: int | None = None
+    volume: float = 0.8
+
+    def checked(self) -> "LiveConfig":
+        if self.audio_driver not in DRIVERS:
+            raise LiveConfigError(f"audio_driver {self.audio_driver!r}: choose one of {', '.join(DRIVERS)}")
+        if not 20 <= self.bpm <= 300:
+            raise LiveConfigError(f"bpm {self.bpm}: choose 20 to 300")
+        if not 0 <= self.volume <= 1:
+            raise LiveConfigError(f"volume {self.volume}: choose 0 to 1")
+        if not 0 <= self.program <= 127:
+            raise LiveConfigError(f"program {self.program}: a General MIDI program is 0 to 127")
+        if self.duration < 0:
+            raise LiveConfigError(f"duration {self.duration}: give seconds, or 0 to run until stopped")
+        if self.audio_driver == "file" and self.wav is None:
+            return replace(self, wav=Path("live.wav"))
+        return self
+
+
+_TYPES = {f.name: f for f in fields(LiveConfig)}
+
+
+def _value(name: str, raw):
+    """A file's value in the field's type; "" is not set."""
+    if raw == "":
+        return None
+    kind = str(_TYPES[name].type)
+    try:
+        if "Path" in kind:
+            return Path(raw)
+        if kind.startswith("int") or kind == "int | None":
+            if isinstance(raw, bool) or float(raw) != int(raw):
+                raise ValueError
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind == "bool":
+            if not isinstance(raw, bool):
+                raise ValueError
+            return raw
+        return str(raw)
+    except (TypeError, ValueError):
+        raise LiveConfigError(f"{name} = {raw!r}: expected {kind.replace(' | None', '')}") from None
+
+
+def read_config(path: Path | None, overrides: dict | None = None) -> LiveConfig:
+    """The settings of `path` (TOML; None: the defaults), with the options given on the command line
+    (`overrides`: name -> value, None for not given) on top."""
+    settings: dict = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise LiveConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise LiveConfigError(f"{path}: not valid TOML ({exc})") from None
+        unknown = sorted(set(data) - set(_TYPES))
+        if unknown:
+            raise LiveConfigError(f"{path}: unknown setting {', '.join(unknown)}; known: {', '.join(_TYPES)}")
+        settings = {k: v for k, v in ((k, _value(k, v)) for k, v in data.items()) if v is not None}
+    settings.update({k: v for k, v in (overrides or {}).items() if v is not None and k in _TYPES})
+    return LiveConfig(**settings).checked()

@@ -1,0 +1,371 @@
+"""The live pipeline: frames as they come in, bars scheduled on the player a bar ahead, and the rest
+of the bar decoded again the moment the picture changes.
+
+The stages are the offline ones (score_av): the video VAE encodes each frame, `RunningMapping`
+standardises it by running statistics and carries it into the music model's prior, and the
+conductor's parts play it in a key, in phrases, with themes and loudness. What differs is time:
+
+- **bar k+1 is decided while bar k plays.** It is decoded `LEAD_MS` before it starts, from the
+  look of the frames shown during bar k. It is held (the same bar again) when that look is within
+  `steady` of the one playing, brought back as a theme when the picture returns to a look already
+  scored, and decoded anew otherwise.
+- **a change answers within a sixteenth.** When a frame's position lies more than `change` from
+  the one the bar plays, the bar is decoded again from the next sixteenth not yet rendered. The
+  notes already played are the prefix, the new code carries the rest, and the next bar follows
+  it. The first new step must be a note, so the picture's change is heard at that step.
+- **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding.
+- **the camera lost, the music goes on.** With no frames, each new bar's look takes a slow walk
+  from the last one seen (`drift`), until the camera is back.
+
+Latency is the time from the frame that showed the change to when the first changed note is heard
+(the sequencer plays it at its tick; `Player.heard_at`).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, STEPS_PER_BAR, tokens_to_notes
+from score_av.conductor import (PHRASE, THEME_RADIUS, Conducting, cadence, decode_in_key, key_bias, pitch_of,
+                                place_octave)
+from score_av.key import Key, key_from_colour
+from score_av.mapping import STEADY, RunningMapping
+from score_av.models import MusicModel, VideoModel
+from score_av.motion import MOTION_SIZE, MOVING
+
+from .player import TICKS_PER_SECOND, NoteEvent, Player
+
+log = logging.getLogger("score_av.live.engine")
+
+CHANGE = 3.0          # position distance from the playing bar's look that re-decodes the bar at once (the conductor's cut)
+WARMUP = 16          # frames the running statistics need before a change is answered within the bar
+ANSWER_EVERY = 4      # sixteenths: after answering a change, the bar plays on at least a beat before answering again
+LEAD_MS = 300         # the next bar is decoded and scheduled this long before it starts
+MARGIN_MS = 25        # a re-decoded bar starts at least this far ahead of the audio rendered (placing and
+                      # decoding take 10-20 ms; an event scheduled after its tick would play late)
+ANSWER_WAIT_MS = 30   # when the next sixteenth is further than this, the answering note starts at once, off the grid
+DRIFT = 0.99          # each bar without a camera: look = DRIFT * look + sqrt(1 - DRIFT^2) * noise
+MOTION_MEMORY = 0.995  # per frame: how slowly the motion scale (its running high mark) forgets
+REST = 1
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    bpm: float = 120.0
+    seed: int | None = None         # the rotation from picture to music space (see mapping.py)
+    style: str | None = None
+    key: str = "auto"               # "auto": from the colour of the first bar's frames
+    steady: float = STEADY
+    change: float = CHANGE
+    conducting: Conducting = Conducting()
+
+
+@dataclass
+class LiveCounters:
+    frames_in: int = 0
+    frames_encoded: int = 0
+    bars_played: int = 0
+    redecodes: int = 0
+    latency_ms: list[float] = field(default_factory=list)      # picture change -> first changed note heard
+    expression_ms: list[float] = field(default_factory=list)   # picture change -> CC 11 heard
+    changes_without_new_note: int = 0
+
+
+@dataclass
+class _Bar:
+    index: int
+    tick: int                  # audio ms at which it starts
+    step_ms: float
+    tokens: np.ndarray
+    position: np.ndarray       # the look it plays
+    velocity: int
+
+
+class LiveScore:
+    """Frames in (`add_frame`, from the capture thread), music out on `player` (run in one thread).
+
+    `on_bar(index, music_code, tokens)` is told of each bar scheduled (OSC out, the window).
+    """
+
+    def __init__(self, music: MusicModel, video: VideoModel, player: Player, settings: LiveSettings = LiveSettings(),
+                 on_bar: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.music, self.video, self.player, self.clock, self.on_bar = music, video, player, clock, on_bar
+        self.settings = settings
+        self.counters = LiveCounters()
+        self.mapping = RunningMapping(video.latent_std, settings.seed, prior=music.prior(settings.style),
+                                      train_mean=getattr(video, "latent_mean", None))
+        self.key: Key | None = None if settings.key in (None, "none") else \
+            (Key.parse(settings.key) if settings.key != "auto" else None)
+        self._auto_key = settings.key == "auto"
+        self._frames: queue.Queue = queue.Queue(maxsize=4)
+        self._lost = threading.Event()
+        self._bpm_next: float | None = None
+        self._lock = threading.Lock()
+        self.bars: list[_Bar] = []             # scheduled, newest last (the last two are kept)
+        self._look: list[np.ndarray] = []      # positions of the frames since the last bar was decided
+        self._motion: list[float] = []
+        self._colours: list[np.ndarray] = []
+        self._previous_small: np.ndarray | None = None
+        self._motion_scale = MOVING
+        self._position: np.ndarray | None = None   # the latest frame's position
+        self._memory: list[tuple[np.ndarray, np.ndarray]] = []  # (look, bar) of every bar decoded: themes
+        self._last_pitch: int | None = None
+        self._rng = np.random.default_rng(settings.seed)
+        self._answered_at = -10 ** 9           # audio tick of the last re-decode
+        self.path: list[np.ndarray] = []       # recent music codes, for the window
+        music.decode(np.zeros((1, music.latent_dim), np.float32), prefix=np.zeros((1, 1), np.int64))  # warm up
+        video.encode(np.zeros((1, video.image_size, video.image_size, 3), np.uint8))
+
+    # --- from other threads ------------------------------------------------------------------
+    def add_frame(self, t: float, frame: np.ndarray) -> None:
+        """A frame captured at wall time t; the oldest waiting one is dropped when the engine is behind."""
+        self.counters.frames_in += 1
+        try:
+            self._frames.put_nowait((t, frame))
+        except queue.Full:
+            try:
+                self._frames.get_nowait()
+            except queue.Empty:
+                pass
+            self._frames.put_nowait((t, frame))
+
+    def camera_state(self, state: str, reason: str = "") -> None:
+        (self._lost.set if state == "lost" else self._lost.clear)()
+
+    def set_tempo(self, bpm: float) -> None:
+        """From the next bar on."""
+        if not 20 <= bpm <= 300:
+            raise ValueError(f"tempo must be 20-300 bpm, got {bpm}")
+        self._bpm_next = float(bpm)
+
+    def set_style(self, style: str | None) -> None:
+        prior = self.music.prior(style)  # an unknown style raises here, before anything changes
+        with self._lock:
+            self.mapping.prior = prior
+            self.settings = replace(self.settings, style=style)
+
+    def set_music(self, music: MusicModel) -> None:
+        """Another music model, from the next bar decided (its prior in the same style, or all of it)."""
+        style = self.settings.style if self.settings.style in music.styles else None
+        prior = music.prior(style)
+        with self._lock:
+            self.music, self.mapping.prior = music, prior
+            self.settings = replace(self.settings, style=style)
+            self._memory = []  # themes are bars of the old model
+
+    # --- the engine's thread -----------------------------------------------------------------
+    def run(self, stop: threading.Event, until: float | None = None) -> None:
+        """Encode frames and schedule bars until `stop` is set (or the wall clock reaches `until`)."""
+        failures = 0
+        while not stop.is_set() and (until is None or self.clock() < until):
+            try:
+                self._round()
+            except Exception:  # an installation plays on: log it (the first few, then every 100th)
+                failures += 1
+                if failures <= 3 or failures % 100 == 0:
+                    log.exception("live engine: a round failed (%d so far); playing on", failures)
+
+    def _round(self) -> None:
+        wait = self._seconds_to_next_decision()
+        try:
+            t, frame = self._frames.get(timeout=max(0.0, min(wait, 0.05)))
+        except queue.Empty:
+            t = frame = None
+        if frame is not None:
+            self._frame(t, frame)
+        if self._seconds_to_next_decision() <= 0:
+            self._next_bar()
+
+    def _seconds_to_next_decision(self) -> float:
+        if not self.bars:
+            return 0.0 if (self._look or self._lost.is_set() or self._waited_long()) else 0.05
+        last = self.bars[-1]
+        decide_at = last.tick + STEPS_PER_BAR * last.step_ms - LEAD_MS
+        return (decide_at - self.player.tick()) / TICKS_PER_SECOND
+
+    def _waited_long(self) -> bool:
+        if not hasattr(self, "_started"):
+            self._started = self.clock()
+        return self.clock() - self._started > 2.0  # no camera at all: start the music drifting
+
+    def _frame(self, t: float, frame: np.ndarray) -> None:
+        size = self.video.image_size
+        small = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+        tiny = cv2.resize(small, (MOTION_SIZE, MOTION_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
+        motion = 0.0 if self._previous_small is None else float(np.abs(tiny - self._previous_small).mean())
+        self._previous_small = tiny
+        self._motion_scale = max(MOVING, self._motion_scale * MOTION_MEMORY, motion)
+        code = self.video.encode(small[None])
+        self.counters.frames_encoded += 1
+        with self._lock:
+            self.mapping.observe(code)
+            position = self.mapping.positions(code)[0]
+        self._position = position
+        self._look.append(position)
+        self._motion.append(motion)
+        self._colours.append(tiny.reshape(-1, 3).mean(axis=0))
+        self.player.expression(0.6 + 0.4 * min(1.0, motion / self._motion_scale))
+        playing = self._playing()
+        settled = self.mapping.count >= WARMUP  # the running statistics move too much before
+        if settled and playing is not None and np.linalg.norm(position - playing.position) > self.settings.change:
+            self._redecode(position, t)
+
+    def _playing(self) -> _Bar | None:
+        now = self.player.tick()
+        for bar in reversed(self.bars):
+            if bar.tick <= now:
+                return bar
+        return None
+
+    # --- deciding bars -----------------------------------------------------------------------
+    def _next_bar(self) -> None:
+        """Decide, decode and schedule the bar after the last one."""
+        if self._look:
+            look = np.mean(self._look, axis=0)
+        elif self.bars:  # no frame during a whole bar: the camera is gone; drift from where it was
+            prev = self.bars[-1].position
+            look = DRIFT * prev + math.sqrt(1 - DRIFT ** 2) * self._rng.standard_normal(prev.shape).astype(np.float32)
+        else:
+            look = self._rng.standard_normal(self.mapping.train_std.shape).astype(np.float32)
+        motion = float(np.mean(self._motion)) if self._motion else 0.0
+        if self._auto_key and self.key is None:
+            colour = np.mean(self._colours, axis=0) if self._colours else np.full(3, 128.0)
+            self.key = key_from_colour(colour)
+            log.info("key %s (from the picture's colour)", self.key)
+        self._look, self._motion, self._colours = [], [], []
+        if self._bpm_next is not None or not self.bars:
+            bpm = self._bpm_next or self.settings.bpm
+            self._bpm_next = None
+            self.settings = replace(self.settings, bpm=bpm)
+        step_ms = 240.0 / self.settings.bpm / STEPS_PER_BAR * TICKS_PER_SECOND
+        if self.bars:
+            last = self.bars[-1]
+            index, tick = last.index + 1, int(round(last.tick + STEPS_PER_BAR * last.step_ms))
+        else:
+            index, tick = 0, self.player.tick() + LEAD_MS
+        previous = self.bars[-1] if self.bars else None
+        tokens, position = self._decide(look, previous, index)
+        velocity = self._velocity(motion)
+        bar = _Bar(index, tick, step_ms, tokens, position, velocity)
+        self.player.schedule(self._events(bar, 0))
+        self.bars = (self.bars + [bar])[-2:]
+        self.counters.bars_played += 1
+        self._announce(bar)
+
+    def _decide(self, look: np.ndarray, previous: _Bar | None, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, the look they play): held, a theme, or decoded anew (conductor.py's rules, one bar)."""
+        how = self.settings.conducting
+        if previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
+            return previous.tokens, previous.position
+        if how.theme_radius > 0 and self._memory:
+            looks = np.stack([m[0] for m in self._memory])
+            distance = np.linalg.norm(looks - look, axis=1)
+            best = int(distance.argmin())
+            if distance[best] < how.theme_radius and (previous is None or
+                                                      not np.array_equal(self._memory[best][1], previous.tokens)):
+                return self._memory[best][1], look
+        with self._lock:
+            code = self.mapping.place(look[None])
+        tokens = decode_in_key(self.music, code, self.key, how)[0]
+        if how.phrases:
+            tokens = place_octave(tokens, self._last_pitch, how.register)
+            if self.key is not None and index % PHRASE == PHRASE - 1:
+                tokens = cadence(tokens, self.key, how.register)
+        self._memory = (self._memory + [(look, tokens)])[-how.memory:]
+        return tokens, look
+
+    def _velocity(self, motion: float) -> int:
+        lo, hi = self.settings.conducting.velocity or (90, 90)
+        return int(round(lo + (hi - lo) * min(1.0, motion / self._motion_scale)))
+
+    def _events(self, bar: _Bar, from_step: int) -> list[NoteEvent]:
+        """Note-ons of the bar's notes from `from_step` on, and the note-offs of every note sounding
+        then (a note ends 1 ms before the next begins, so a repeated pitch is struck again)."""
+        events = []
+        tick_of = lambda step: int(round(bar.tick + step * bar.step_ms))
+        for note in tokens_to_notes(bar.tokens):
+            if note.end <= from_step:
+                continue
+            if note.start >= from_step:
+                on, off = tick_of(note.start), tick_of(note.end) - 1
+                events.append(NoteEvent(on, note.pitch, bar.velocity, on, off - on))
+            off = tick_of(note.end) - 1
+            events.append(NoteEvent(off, note.pitch, 0, off))
+        return events
+
+    def _announce(self, bar: _Bar) -> None:
+        onsets = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN]
+        if len(onsets):
+            self._last_pitch = int(pitch_of(onsets[-1:])[0])
+        with self._lock:
+            code = self.mapping.place(bar.position[None])[0]
+        self.path = (self.path + [code])[-64:]
+        if self.on_bar is not None:
+            try:
+                self.on_bar(bar.index, code, bar.tokens)
+            except Exception:
+                log.exception("bar output failed")
+
+    # --- answering a change within the bar -----------------------------------------------------
+    def _redecode(self, position: np.ndarray, t_frame: float) -> None:
+        """Answer a change: decode the bar playing again from the next free sixteenth (or from now,
+        off the grid, when that is more than ANSWER_WAIT_MS away; the next bar from its start when the
+        playing one is over), with a new note first; the bar after it, if scheduled, follows the new
+        look. Both are rescheduled in one go."""
+        playing = self._playing()
+        now = self.player.tick()
+        if playing is None or now - self._answered_at < ANSWER_EVERY * playing.step_ms:
+            return
+        self.counters.expression_ms.append((self.player.heard_at(now) - t_frame) * 1000)  # CC 11 went out already
+        earliest = now + MARGIN_MS
+        target, step = playing, math.ceil((earliest - playing.tick) / playing.step_ms)
+        answer_tick = None  # the answering note's tick, when it does not wait for the grid
+        if 1 <= step < STEPS_PER_BAR and playing.tick + step * playing.step_ms - earliest > ANSWER_WAIT_MS:
+            step, answer_tick = step - 1, earliest  # the step playing now is struck again, from now
+        if step >= STEPS_PER_BAR:
+            later = [b for b in self.bars if b.index > playing.index]
+            if not later:
+                return  # the next bar is not decided yet: it will be, from this look
+            target, step = later[0], 0
+        self._answered_at = now
+        how = self.settings.conducting
+        with self._lock:
+            code = self.mapping.place(position[None])
+        bias = key_bias(self.key, how.chromatic, how.register, 1)
+        bias[0, step, HOLD] = bias[0, step, REST] = -np.inf  # answer with a note,
+        if target.tokens[step] >= FIRST_PITCH_TOKEN:        # and not the one the bar had there
+            bias[0, step, target.tokens[step]] = -np.inf
+        tokens = self.music.decode(code, bias=bias, prefix=target.tokens[None, :step], leap_penalty=how.leap_penalty)[0]
+        replaced = [replace(target, tokens=tokens, position=position)]
+        after = [b for b in self.bars if b.index > target.index]
+        if after:
+            replaced.append(replace(after[0], tokens=self._decide(position, None, after[0].index)[0], position=position))
+        events = self._events(replaced[0], step) + [e for b in replaced[1:] for e in self._events(b, 0)]
+        start_tick = int(round(target.tick + step * target.step_ms))
+        ready = self.player.tick() + 3  # decoding took longer than MARGIN_MS: strike the answer from now
+        if answer_tick is not None or start_tick < ready:
+            answer_tick = max(answer_tick or 0, ready)
+        if answer_tick is not None:
+            start_tick = answer_tick
+            events = [e if e.tick >= answer_tick else
+                      replace(e, tick=answer_tick, grid_tick=answer_tick) if e.velocity else
+                      replace(e, tick=answer_tick - 1, grid_tick=answer_tick - 1) for e in events]
+        self.player.replace_from(start_tick, events)
+        self.bars = ([b for b in self.bars if b.index < target.index] + replaced)[-2:]
+        self.counters.redecodes += 1
+        first_note = min((e.tick for e in events if e.velocity), default=None)  # the answer (a new note by the bias)
+        if first_note is not None:
+            self.counters.latency_ms.append((self.player.heard_at(first_note) - t_frame) * 1000)
+        else:
+            self.counters.changes_without_new_note += 1
+        log.debug("picture changed: bar %d re-decoded from step %d", target.index, step)
+        self._announce(replaced[-1])

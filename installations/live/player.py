@@ -1,0 +1,271 @@
+"""Notes to the loudspeaker at exact times: FluidSynth's sequencer, driven by the audio it renders.
+
+The sequencer runs on the synth's own sample clock (`use_system_timer` off): an event scheduled
+for tick t (milliseconds of audio) is played in the 64-sample block that holds t, whatever Python is
+doing at that moment. Nothing here sleeps to time a note. The engine schedules each bar as it is
+decoded, and it can take back every note not yet played when the picture changes
+(`replace_from`). FluidSynth removes events only all at once, so the player keeps a mirror of what
+it has scheduled: everything still to come is removed, and what is kept is sent again.
+
+Audio goes out through FluidSynth's own driver (alsa, pulseaudio, jack, coreaudio). The `file`
+driver stands in for a sound card where there is none. A thread renders blocks paced by the wall
+clock, a fixed lead ahead as a device buffer would be, and writes what would be heard to a WAV. It
+counts an underrun whenever it falls behind and a real device would have run dry.
+
+Each note is one timer event for a sequencer client of ours. At the note's tick the sequencer calls
+it, from inside the audio rendering, and it plays the note on the synth right there. It does
+what FluidSynth's own synth client would, at the same sample. It then sends the note on (MIDI
+out, OSC) and records how late it came against the grid time it was meant for (`jitter_ms`, the
+note jitter the stats report). With one destination, one removal takes back exactly what has not
+sounded yet.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from score_av.synth import SynthError, WavWriter, _load_fluidsynth, find_soundfont
+
+log = logging.getLogger("score_av.live.player")
+
+DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
+TICKS_PER_SECOND = 1000     # sequencer time unit: ms (a uint32 of ms lasts 49 days; see `Player.ticks_left`)
+FILE_BLOCK = 256            # samples the file driver renders at a time (5.8 ms at 44.1 kHz)
+FILE_LEAD = 4               # blocks rendered ahead of the wall clock, as a device's buffer (23 ms)
+CHANNEL = 0
+
+
+@dataclass(frozen=True)
+class NoteEvent:
+    tick: int           # audio milliseconds when it sounds
+    pitch: int
+    velocity: int       # 0: note off
+    grid_tick: int      # when the music meant it to sound (the jitter is tick played - grid_tick)
+    length_ms: int = 0  # a note-on's planned length (for OSC and the window; the note-off ends it)
+
+
+class _Fluid:
+    """The few sequencer calls pyfluidsynth does not wrap, bound on the same library."""
+
+    def __init__(self, fluidsynth):
+        lib = fluidsynth._fl
+        vp = ctypes.c_void_p
+        self.remove_events = _bind(lib, "fluid_sequencer_remove_events", None, vp, ctypes.c_short, ctypes.c_short, ctypes.c_int)
+        self.register_client = _bind(lib, "fluid_sequencer_register_client", ctypes.c_short, vp, ctypes.c_char_p, vp, vp)
+        self.event_get_data = _bind(lib, "fluid_event_get_data", vp, vp)
+        self.callback_type = ctypes.CFUNCTYPE(None, ctypes.c_uint, vp, vp, vp)
+
+
+def _bind(lib, name, result, *args):
+    fn = getattr(lib, name)
+    fn.restype, fn.argtypes = result, list(args)
+    return fn
+
+
+class Player:
+    """One melody channel on FluidSynth, played by sequencer ticks.
+
+    `driver` is one of DRIVERS; `wav` is where the `file` driver writes. `on_note(event, late_ms)`
+    is called from the audio thread as each note event plays (MIDI out, OSC); it must be quick.
+    """
+
+    def __init__(self, soundfont=None, driver: str = "file", wav: Path | None = None, sample_rate: int = 44100,
+                 program: int = 0, gain: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 on_note: Callable[[NoteEvent, int], None] | None = None):
+        if driver not in DRIVERS:
+            raise ValueError(f"unknown audio driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+        if driver == "file" and wav is None:
+            raise ValueError("the file audio driver needs a WAV path to write what would be heard")
+        fluidsynth = _load_fluidsynth()
+        self._fluid = _Fluid(fluidsynth)
+        self.driver, self.sample_rate, self.clock, self.on_note = driver, sample_rate, clock, on_note
+        self.synth = fluidsynth.Synth(gain=float(gain), samplerate=float(sample_rate))
+        font = find_soundfont(soundfont)
+        sfid = self.synth.sfload(str(font))
+        if sfid < 0:
+            raise SynthError(f"fluidsynth could not load soundfont {font}")
+        self.synth.program_select(CHANNEL, sfid, 0, int(program))
+        self.seq = fluidsynth.Sequencer(time_scale=TICKS_PER_SECOND, use_system_timer=False)
+        self.seq.register_fluidsynth(self.synth)  # drives the sequencer by the synth's sample clock
+        self._callback = self._fluid.callback_type(self._dispatched)  # kept: ctypes must not free it
+        self._client = self._fluid.register_client(self.seq.sequencer, b"score-av", self._callback, None)
+        self._lock = threading.RLock()
+        self._pending: dict[int, NoteEvent] = {}   # id -> event scheduled and not yet dispatched
+        self._next_id = 1
+        self.jitter_ms: list[int] = []             # per note-on: tick dispatched - grid tick
+        self.underruns = 0
+        self.dispatched = 0
+        self._wav = WavWriter(wav, sample_rate) if driver == "file" else None
+        self._rendered = 0              # samples rendered (file driver)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at: float | None = None   # wall time at which audio tick 0 is heard
+        self._volume = 1.0
+        self._muted = False
+
+    # --- clock -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the audio: FluidSynth's driver, or the file driver's thread."""
+        if self.driver == "file":
+            self._started_at = self.clock() + FILE_LEAD * FILE_BLOCK / self.sample_rate
+            self._thread = threading.Thread(target=self._file_driver, name="audio-file-driver", daemon=True)
+            self._thread.start()
+        else:
+            self.synth.start(driver=self.driver)
+            if self.synth.audio_driver is None:
+                raise SynthError(f"FluidSynth could not open the {self.driver} audio driver: is a sound "
+                                 f"system running? (try another --audio-driver, or file)")
+            latency = self._driver_latency()
+            self._started_at = self.clock() - self.tick() / TICKS_PER_SECOND + latency
+
+    def _driver_latency(self) -> float:
+        period = self.synth.get_setting("audio.period-size") or 64
+        periods = self.synth.get_setting("audio.periods") or 16
+        return float(period) * float(periods) / self.sample_rate
+
+    def tick(self) -> int:
+        """The audio clock: milliseconds of audio rendered so far (events before it have played)."""
+        return int(self.seq.get_tick())
+
+    def heard_at(self, tick: int) -> float:
+        """Wall-clock time (the clock given) at which audio tick `tick` comes out of the speaker."""
+        return self._origin() + tick / TICKS_PER_SECOND
+
+    def tick_at(self, wall: float) -> int:
+        return int(round((wall - self._origin()) * TICKS_PER_SECOND))
+
+    def _origin(self) -> float:
+        return self.clock() if self._started_at is None else self._started_at
+
+    @staticmethod
+    def ticks_left(tick: int) -> float:
+        """Days before the sequencer's 32-bit millisecond clock wraps (the runner restarts the player first)."""
+        return (2 ** 32 - tick) / TICKS_PER_SECOND / 86400
+
+    # --- scheduling --------------------------------------------------------------------------
+    def schedule(self, events: list[NoteEvent]) -> None:
+        with self._lock:
+            for event in events:
+                self._send(event)
+
+    def replace_from(self, tick: int, events: list[NoteEvent]) -> int:
+        """Take back every scheduled event at or after `tick` and schedule `events` instead; returns
+        the tick from which the change is certain (events before it may already be playing)."""
+        with self._lock:
+            self._fluid.remove_events(self.seq.sequencer, -1, self._client, -1)
+            now = self.tick()
+            left, self._pending = self._pending, {}  # nothing removed can be dispatched any more
+            kept = [e for e in left.values() if e.tick < tick]
+            for event in kept + events:
+                self._send(event if event.tick >= now else _at(event, now))
+            return max(tick, now)
+
+    def _send(self, event: NoteEvent) -> None:
+        ident = self._next_id
+        self._next_id += 1
+        self._pending[ident] = event
+        self.seq.timer(event.tick, data=ident, dest=self._client)
+
+    def _dispatched(self, time_tick, event, seq, data) -> None:
+        """The sequencer calls this from the audio rendering at each event's tick: play the note."""
+        note = self._pending.pop(int(self._fluid.event_get_data(event) or 0), None)  # atomic: no lock here
+        if note is None:
+            return
+        if note.velocity > 0:
+            self.synth.noteon(CHANNEL, note.pitch, note.velocity)
+        else:
+            self.synth.noteoff(CHANNEL, note.pitch)
+        self.dispatched += 1
+        late = int(time_tick) - note.grid_tick
+        if note.velocity > 0:
+            self.jitter_ms.append(late)
+        if self.on_note is not None:
+            try:
+                self.on_note(note, late)
+            except Exception:  # an output failing must never stop the audio
+                log.exception("note output failed")
+
+    # --- loudness ----------------------------------------------------------------------------
+    def set_volume(self, volume: float) -> None:
+        self._volume = float(np.clip(volume, 0.0, 1.0))
+        self._apply_volume()
+
+    def set_mute(self, muted: bool) -> None:
+        self._muted = bool(muted)
+        self._apply_volume()
+
+    def _apply_volume(self) -> None:
+        self.synth.cc(CHANNEL, 7, 0 if self._muted else int(round(127 * self._volume)))
+
+    def expression(self, value: float) -> None:
+        """CC 11 (expression) at once, 0..1: what can answer the picture within one audio buffer."""
+        self.synth.cc(CHANNEL, 11, int(round(127 * float(np.clip(value, 0.0, 1.0)))))
+
+    def fade_out(self, seconds: float = 1.0, steps: int = 20) -> None:
+        """Lower the volume to nothing over `seconds` of audio, then silence every note."""
+        start = self._volume
+        for i in range(1, steps + 1):
+            self.synth.cc(CHANNEL, 7, int(round(127 * start * (1 - i / steps))))
+            self._wait_audio(seconds / steps)
+        with self._lock:
+            self._fluid.remove_events(self.seq.sequencer, -1, self._client, -1)
+            self._pending = {}
+        self.synth.cc(CHANNEL, 123, 0)
+
+    def _wait_audio(self, seconds: float) -> None:
+        """Wait until `seconds` more of audio has been rendered (the file driver may not be running)."""
+        target = self.tick() + int(seconds * TICKS_PER_SECOND)
+        deadline = self.clock() + seconds + 1.0
+        while self.tick() < target and self.clock() < deadline:
+            if self.driver == "file" and (self._thread is None or not self._thread.is_alive()):
+                self.render(max(1, target - self.tick()) * self.sample_rate // TICKS_PER_SECOND)
+            else:
+                time.sleep(0.005)
+
+    # --- the file driver ---------------------------------------------------------------------
+    def render(self, samples: int) -> np.ndarray:
+        """Render `samples` of audio now (the file driver's step; also for tests without a thread)."""
+        block = self.synth.get_samples(samples)
+        audio = np.asarray(block, dtype=np.float32).reshape(samples, 2) / 32768.0
+        self._rendered += samples
+        if self._wav is not None:
+            self._wav.write(audio)
+        return audio
+
+    def _file_driver(self) -> None:
+        """Render a block whenever the device would need one; count the times it would have run dry."""
+        block_seconds = FILE_BLOCK / self.sample_rate
+        origin = self._started_at - FILE_LEAD * block_seconds
+        while not self._stop.is_set():
+            due = origin + self._rendered / self.sample_rate  # when this block must be in the buffer
+            now = self.clock()
+            if now - due > FILE_LEAD * block_seconds:  # the buffer is empty: a device would glitch here
+                self.underruns += 1
+            if now < due:
+                self._stop.wait(min(due - now, block_seconds))
+                continue
+            self.render(FILE_BLOCK)
+
+    def close(self) -> Path | None:
+        """Stop the audio and free the synth; returns the WAV written by the file driver, if any."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        out = None
+        if self._wav is not None:
+            out = self._wav.commit()
+            self._wav = None
+        self.seq.delete()
+        self.synth.delete()
+        return out
+
+
+def _at(event: NoteEvent, tick: int) -> NoteEvent:
+    return replace(event, tick=tick)

@@ -1,0 +1,193 @@
+"""The gallery runner: every part of `score-av live` started, wired together and stopped in order.
+
+Threads: the capture (capture.py) reads the camera or file and hands each frame to the engine
+(engine.py), which encodes it and schedules bars on the player (player.py), whose audio runs on
+FluidSynth's driver or the file driver. The OSC server (osc.py) takes controls. The main thread
+only keeps house: the window, the heartbeat, the stats file. None of them times a note.
+
+A part that the machine cannot give (no MIDI system, no display, no OSC port) is said once and
+left out; the music goes on. A stop (SIGINT, SIGTERM, --duration, the window's q) fades the audio
+out over a second and closes everything.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from score_av.models import Models
+
+from .capture import Capture, CameraSource, FileSource, FrameSource
+from .config import LiveConfig
+from .engine import LiveScore, LiveSettings
+from .midi_out import open_midi_out
+from .osc import OscIn, OscOut, parse_host_port
+from .player import TICKS_PER_SECOND, NoteEvent, Player
+from .service import Heartbeat, handle_signals
+from .stats import LiveStats, spread
+from .window import Window, draw
+
+log = logging.getLogger("score_av.live")
+
+WINDOW_FPS = 15.0
+HOUSEKEEPING = 0.02   # seconds between the main thread's rounds (window, heartbeat, stats)
+FADE_SECONDS = 1.0
+
+
+@dataclass
+class Controls:
+    """What OSC may change while the installation runs (osc.Controls)."""
+    run: "LiveRun"
+
+    def set_tempo(self, bpm: float) -> None:
+        self.run.engine.set_tempo(bpm)
+
+    def set_model(self, name: str) -> None:
+        from music_vae.trained_model import MusicVAE
+
+        self.run.engine.set_music(MusicVAE(name, "cpu"))  # an unknown name raises: OSC logs it
+        log.info("music model %s", name)
+
+    def set_style(self, name: str | None) -> None:
+        self.run.engine.set_style(name)
+
+    def set_volume(self, volume: float) -> None:
+        self.run.player.set_volume(volume)
+
+    def set_mute(self, muted: bool) -> None:
+        self.run.player.set_mute(muted)
+
+
+class LiveRun:
+    """`score-av live` as a library call: build with a LiveConfig, then `run(stop)`; returns the stats.
+
+    `source` and `models` may be given (tests, benchmarks); by default they come from the config.
+    """
+
+    def __init__(self, config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.config, self.clock = config, clock
+        torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
+        self.models = models or Models.load(config.model, "video", device="cpu")
+        self.midi = open_midi_out(config.midi_out) if config.midi_out else None
+        self.osc_out = OscOut(*parse_host_port(config.osc)) if config.osc else None
+        self.player = Player(config.soundfont, config.audio_driver, config.wav, program=config.program,
+                             clock=clock, on_note=self._note)
+        self.player.set_volume(config.volume)
+        self.engine = LiveScore(self.models.music, self.models.video, self.player,
+                                LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key),
+                                on_bar=self._bar, clock=clock)
+        self.source = source or (FileSource(config.source, clock=clock) if config.source
+                                 else CameraSource(config.camera))
+        self.capture = Capture(self.source, self._frame_in, clock=clock, on_state=self._camera)
+        self.osc_in = OscIn(Controls(self), *parse_host_port(config.osc_in)) if config.osc_in else None
+        self.window = Window(fullscreen=config.fullscreen)
+        self.heartbeat = Heartbeat(path=None)
+        self.stats = LiveStats(config.stats, self.figures, clock=clock)
+        self._frame: np.ndarray | None = None
+        self._recent: list[np.ndarray] = []
+        self._camera_state = "starting"
+
+    # --- callbacks from the other threads ------------------------------------------------------
+    def _note(self, note: NoteEvent, late_ms: int) -> None:
+        if self.midi is not None:
+            (self.midi.note_on(note.pitch, note.velocity) if note.velocity else self.midi.note_off(note.pitch))
+        if self.osc_out is not None and note.velocity:
+            self.osc_out.send_note(note.pitch, note.velocity, note.length_ms / TICKS_PER_SECOND)
+
+    def _bar(self, index: int, code: np.ndarray, tokens: np.ndarray) -> None:
+        self._recent = (self._recent + [tokens])[-4:]
+        if self.osc_out is not None:
+            self.osc_out.send_code(index, code)
+            self.osc_out.send_bar(index, tokens)
+
+    def _camera(self, state: str, why: str) -> None:
+        self._camera_state = state
+        self.engine.camera_state(state, why)
+        if self.osc_out is not None:
+            self.osc_out.send_state(state)
+
+    def _frame_in(self, t: float, frame: np.ndarray) -> None:
+        if self.window.is_open:
+            self._frame = frame
+        self.engine.add_frame(t, frame)
+
+    # --- the run ------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> dict:
+        """Run until `stop` is set, the configured duration has passed, or the window is closed."""
+        stop = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            handle_signals(stop)
+        until = self.clock() + self.config.duration if self.config.duration > 0 else None
+        self.player.start()
+        engine = threading.Thread(target=self.engine.run, args=(stop, until), name="live-engine", daemon=True)
+        engine.start()
+        self.window.open()
+        self.capture.start()
+        if self.osc_in is not None:
+            try:
+                self.osc_in.start()
+            except Exception as exc:
+                log.warning("OSC in is off: %s", exc)
+                self.osc_in = None
+        self.heartbeat.ready()
+        log.info("live: %s, %s audio, %g bpm", self.config.source or f"camera {self.config.camera}",
+                 self.config.audio_driver, self.config.bpm)
+        shown = 0.0
+        try:
+            while not stop.is_set() and (until is None or self.clock() < until) and engine.is_alive():
+                stop.wait(HOUSEKEEPING)
+                if self.heartbeat.due():
+                    self.heartbeat.beat()
+                self.stats.poll()
+                if self.window.is_open and self.clock() - shown >= 1 / WINDOW_FPS:
+                    shown = self.clock()
+                    self._show()
+                    if self.window.poll():
+                        stop.set()
+        finally:
+            stop.set()
+            self.heartbeat.stopping()
+            self.capture.stop()
+            engine.join(timeout=2.0)
+            self.player.fade_out(FADE_SECONDS)
+            figures = self.stats.write()
+            self.wav = self.player.close()
+            for part in (self.osc_in, self.midi, self.osc_out):
+                if part is not None:
+                    (part.stop if isinstance(part, OscIn) else part.close)()
+            self.window.close()
+            self.heartbeat.close()
+        return figures
+
+    def _show(self) -> None:
+        bar = self.engine.bars[-1] if self.engine.bars else None
+        step = 0
+        if bar is not None:
+            step = int(np.clip((self.player.tick() - bar.tick) / bar.step_ms, 0, 15))
+        path = np.asarray(self.engine.path)[:, :2] if self.engine.path else np.zeros((0, 2))
+        status = f"{self.engine.settings.bpm:g} bpm  bar {bar.index if bar else 0}  camera: {self._camera_state}"
+        self.window.show(draw(self._frame, path, self._recent, step, status))
+
+    def figures(self) -> dict:
+        c, cap = self.engine.counters, self.capture.counters
+        jitter = np.abs(np.asarray(self.player.jitter_ms, dtype=float))
+        return {"source": self.config.source or f"camera {self.config.camera}",
+                "audio_driver": self.config.audio_driver, "bpm": self.engine.settings.bpm,
+                "frames_in": cap.frames_in, "frames_encoded": c.frames_encoded, "bars_played": c.bars_played,
+                "notes_played": len(jitter), "picture_changes_answered": c.redecodes,
+                "latency_ms_picture_to_first_changed_note": spread(c.latency_ms),
+                "latency_ms_picture_to_expression": spread(c.expression_ms),
+                "note_jitter_ms": spread(jitter), "audio_underruns": self.player.underruns,
+                "camera": {"state": self._camera_state, "losses": cap.losses, "recoveries": cap.recoveries,
+                           "noticed_after_s": spread(cap.noticed_after), "recovered_after_s": spread(cap.recovered_after)}}
+
+
+def run_live(config: LiveConfig, models: Models | None = None, source: FrameSource | None = None) -> dict:
+    """Build and run; the stats figures at the end."""
+    return LiveRun(config, models, source).run()

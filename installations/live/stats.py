@@ -1,0 +1,82 @@
+"""What a live run measured, as the issue and a gallery technician want it: `--stats FILE.json`.
+
+Frames in and encoded, bars played, the latency from a change in the picture to the first changed
+note heard (median and p95) and to the expression change heard, the jitter of notes (how far from
+their grid tick the sequencer played them), audio underruns, the camera's losses and recoveries,
+and CPU and memory over time. CPU is this process's CPU time over wall time as a share of all the
+machine's cores (0.5 = half of them), sampled with psutil. The file is rewritten atomically every
+`every` seconds, so a monitor can read it while the installation runs.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import psutil
+
+from modelkit import atomic_write_json
+
+SAMPLE_EVERY = 5.0   # seconds between CPU and memory samples
+
+
+def spread(values) -> dict:
+    """n, median, p95 and max of a list of figures (None when empty)."""
+    v = np.asarray(list(values), dtype=np.float64)
+    if not len(v):
+        return {"n": 0, "median": None, "p95": None, "max": None}
+    return {"n": int(len(v)), "median": round(float(np.median(v)), 2), "p95": round(float(np.percentile(v, 95)), 2),
+            "max": round(float(v.max()), 2)}
+
+
+class LiveStats:
+    """Samples CPU and memory, and writes the run's figures (from `figures()`, a callable) to `path`."""
+
+    def __init__(self, path: Path | None, figures: Callable[[], dict], clock: Callable[[], float] = time.monotonic,
+                 every: float = 10.0):
+        self.path, self.figures, self.clock, self.every = path, figures, clock, every
+        self.process = psutil.Process(os.getpid())
+        self.cores = psutil.cpu_count() or 1
+        self.started = clock()
+        self._cpu0 = self._cpu_seconds()
+        self._last_sample = (self.started, self._cpu0)
+        self._last_write = self.started
+        self.samples: list[dict] = []
+
+    def _cpu_seconds(self) -> float:
+        t = self.process.cpu_times()
+        return t.user + t.system
+
+    def poll(self) -> None:
+        """Take a sample and rewrite the file when due; cheap to call often."""
+        now = self.clock()
+        if now - self._last_sample[0] >= SAMPLE_EVERY:
+            cpu = self._cpu_seconds()
+            share = (cpu - self._last_sample[1]) / max(now - self._last_sample[0], 1e-9) / self.cores
+            self.samples.append({"t": round(now - self.started, 1), "cpu_share_of_all_cores": round(share, 3),
+                                 "rss_mb": round(self.process.memory_info().rss / 2 ** 20, 1)})
+            self._last_sample = (now, cpu)
+        if self.path is not None and now - self._last_write >= self.every:
+            self.write()
+
+    def summary(self) -> dict:
+        now = self.clock()
+        wall = max(now - self.started, 1e-9)
+        rss = [s["rss_mb"] for s in self.samples]
+        half = len(rss) // 2
+        return {"wall_seconds": round(wall, 1), "cores": self.cores,
+                "cpu_share_of_all_cores": round((self._cpu_seconds() - self._cpu0) / wall / self.cores, 3),
+                "rss_mb_now": round(self.process.memory_info().rss / 2 ** 20, 1),
+                # memory flat: the mean of the second half of the samples against the first half's
+                "rss_mb_first_half_mean": round(float(np.mean(rss[:half])), 1) if half else None,
+                "rss_mb_second_half_mean": round(float(np.mean(rss[half:])), 1) if half else None,
+                **self.figures(), "samples": self.samples}
+
+    def write(self) -> dict:
+        figures = self.summary()
+        if self.path is not None:
+            atomic_write_json(self.path, figures)
+            self._last_write = self.clock()
+        return figures

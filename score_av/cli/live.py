@@ -1,0 +1,74 @@
+"""`score-av live`: the gallery installation, a camera (or a file played in real time) scored as it happens."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  score-av live                                         camera 0, FluidSynth on ALSA, a window when there is a display
+  score-av live --source clip.mp4 --audio-driver file --wav heard.wav --duration 60 --stats stats.json
+                                                        try it without a camera or sound card
+  score-av live --camera 1 --midi-out score-av --osc 127.0.0.1:9000 --fullscreen
+  score-av live --config /etc/score-av/live.toml        an installation's settings (installations/live.example.toml)
+
+How it answers: each frame is encoded as it comes and placed in the music model's space by
+running statistics. Bar k+1 is decoded while bar k plays. When the picture changes, the rest of
+the bar playing is decoded again from the next sixteenth note with the new code, and a new note
+sounds there (within 125 ms at 120 bpm). Notes are played by FluidSynth's sequencer on the audio
+clock. If the camera is unplugged, frozen or lost, that is noticed within two seconds; the music
+drifts slowly on its own while the camera is tried again, and follows it again when it is back.
+
+OSC in (127.0.0.1:9001 unless --osc-in says otherwise): /score-av/tempo BPM, /score-av/model NAME,
+/score-av/style NAME, /score-av/volume 0-1, /score-av/mute 0|1. OSC out (--osc): /score-av/code,
+/score-av/bar, /score-av/note, /score-av/state. Under systemd: installations/score-av-live.service.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("live", help="score a camera (or a file in real time) live, for an installation",
+                       description="Score a camera live: music from the speakers that answers what happens in front of it.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--camera", type=int, metavar="INDEX", help="camera index (default: 0)")
+    where.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream played in real time, looping")
+    p.add_argument("--model", metavar="NAME_OR_PATH", help="the music model (default: vae; see score-av render --help)")
+    p.add_argument("--style", metavar="NAME", help="one style of the model's data prior")
+    p.add_argument("--bpm", type=float, help="tempo (default: 120)")
+    p.add_argument("--audio-driver", choices=("alsa", "pulseaudio", "jack", "coreaudio", "file"),
+                   help="FluidSynth's audio output; file writes what would be heard to --wav (default: alsa)")
+    p.add_argument("--wav", type=Path, help="the WAV the file driver writes (default: live.wav)")
+    p.add_argument("--midi-out", metavar="NAME", help="also play the notes on this MIDI port (a virtual one if none matches)")
+    p.add_argument("--osc", metavar="HOST:PORT", help="send codes, bars and notes over OSC")
+    p.add_argument("--osc-in", metavar="HOST:PORT", help="listen for OSC controls (default: 127.0.0.1:9001)")
+    p.add_argument("--config", type=Path, metavar="FILE.toml", help="settings file; options given here win")
+    p.add_argument("--fullscreen", action="store_true", default=None, help="the window fills the screen")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: run until stopped)")
+    p.add_argument("--stats", type=Path, metavar="FILE.json", help="write what was measured (kept up to date while running)")
+    p.add_argument("--log", type=Path, metavar="FILE", help="log file, rotated (default: stderr only)")
+    p.add_argument("--soundfont", metavar="SF2", help="soundfont (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
+    p.add_argument("--program", type=int, metavar="0-127", help="General MIDI program (default: 0, piano)")
+    p.add_argument("--key", help='"auto" (from the colour of the first bar), "none" or e.g. "D major" (default: auto)')
+    p.add_argument("--seed", type=int, help="another rotation from picture to music space")
+    p.add_argument("--volume", type=float, metavar="0-1", help="output volume (default: 0.8)")
+    p.set_defaults(run=run_live)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from installations.live.config import read_config
+    from installations.live.runner import LiveRun
+    from installations.live.service import setup_logging
+
+    options = {k: v for k, v in vars(args).items() if k not in ("run", "command", "config")}
+    config = read_config(args.config, options)
+    setup_logging(config.log)
+    started = time.time()
+    run = LiveRun(config)
+    figures = run.run()
+    latency = figures["latency_ms_picture_to_first_changed_note"]
+    out = f", audio: {run.wav}" if run.wav else ""
+    stats = f", stats: {config.stats}" if config.stats else ""
+    print(f"live: {figures['bars_played']} bars, {figures['frames_encoded']} frames, picture-to-note latency "
+          f"p95 {latency['p95']} ms{out}{stats} ({time.time() - started:.0f} s)")
+    return 0

@@ -1,0 +1,209 @@
+"""The live player and engine without a camera or sound card: real FluidSynth, rendered by hand.
+
+The audio clock is the samples rendered (`Player.render`), so a test is its own fake clock: time
+moves exactly as far as the test renders, and every figure is deterministic.
+"""
+from __future__ import annotations
+
+import json
+import wave
+
+import numpy as np
+import pytest
+
+from installations.live.config import LiveConfigError, read_config
+from installations.live.engine import LiveScore, LiveSettings
+from installations.live.player import FILE_BLOCK, NoteEvent, Player
+from music_vae.representation import FIRST_PITCH_TOKEN, STEPS_PER_BAR, token_to_pitch
+from score_av.cli import main
+
+from conftest import moving_frames
+
+RATE = 44100
+
+
+class AudioClock:
+    """Wall time = audio time: the seconds of audio the test has rendered."""
+
+    def __init__(self):
+        self.player: Player | None = None
+
+    def __call__(self) -> float:
+        return 0.0 if self.player is None else self.player.tick() / 1000.0
+
+
+def hand_player(tmp_path, **kw) -> tuple[Player, list]:
+    clock = AudioClock()
+    played: list[tuple[NoteEvent, int]] = []
+    player = Player(driver="file", wav=tmp_path / "heard.wav", clock=clock, on_note=lambda e, late: played.append((e, late)), **kw)
+    player._started_at = 0.0   # audio tick 0 is heard at time 0 (no device buffer when rendering by hand)
+    clock.player = player
+    return player, played
+
+
+def reference(note_at_sample: int, pitch: int, total: int) -> np.ndarray:
+    """The same synth and soundfont driven by hand: silence, then the note struck at a sample."""
+    import fluidsynth
+
+    from score_av.synth import find_soundfont
+
+    synth = fluidsynth.Synth(gain=0.5, samplerate=float(RATE))
+    synth.program_select(0, synth.sfload(str(find_soundfont())), 0, 0)
+    head = np.asarray(synth.get_samples(note_at_sample), np.float32)
+    synth.noteon(0, pitch, 100)
+    tail = np.asarray(synth.get_samples(total - note_at_sample), np.float32)
+    synth.delete()
+    return np.concatenate([head, tail]).reshape(-1, 2) / 32768.0
+
+
+def test_a_note_sounds_in_the_block_of_its_tick_however_the_audio_is_read(tmp_path):
+    """Sample for sample what a synth struck by hand at the first 64-sample block after the tick
+    gives: the sequencer's timing is the audio's, whatever sizes the audio is read in."""
+    player, played = hand_player(tmp_path)
+    tick = 370
+    player.schedule([NoteEvent(tick, 64, 100, tick)])
+    audio = np.concatenate([player.render(n) for n in (1000, 333, 4410, 7, 12000, 20000)])
+    total = len(audio)
+    assert 0 <= total * 1000 / RATE - player.tick() <= 64 * 1000 / RATE + 1  # the synth renders 64-sample blocks
+    block = -(-tick * RATE // 1000 // 64) * 64  # the first block boundary at or after the tick
+    offsets = [b for b in (block - 64, block, block + 64) if np.allclose(audio, reference(b, 64, total), atol=2e-4)]
+    assert offsets, "the note is not where a block-aligned reference puts it"
+    assert abs(offsets[0] * 1000 / RATE - tick) <= 64 * 1000 / RATE + 1
+    (event, late), = played
+    assert abs(late) <= 1  # milliseconds: the sequencer's resolution
+    player.close()
+
+
+def test_replace_from_takes_back_only_what_has_not_sounded(tmp_path):
+    player, played = hand_player(tmp_path)
+    old = [NoteEvent(t, 60, 90, t) for t in (200, 400, 600, 800)]
+    player.schedule(old)
+    player.render(int(0.45 * RATE))  # up to 450 ms: the first two have played
+    player.replace_from(500, [NoteEvent(550, 72, 90, 550)])
+    player.render(int(0.5 * RATE))
+    assert [(e.tick, e.pitch) for e, _ in played] == [(200, 60), (400, 60), (550, 72)]
+    player.close()
+
+
+def test_a_note_scheduled_too_late_plays_at_once_and_its_lateness_is_counted(tmp_path):
+    player, played = hand_player(tmp_path)
+    player.render(int(0.3 * RATE))
+    player.replace_from(0, [NoteEvent(250, 64, 90, 250)])  # 50 ms in the past
+    player.render(FILE_BLOCK)
+    (event, late), = played
+    assert 45 <= late <= 60 and player.jitter_ms == [late]
+    player.close()
+
+
+def test_the_file_driver_keeps_real_time_and_writes_what_was_heard(tmp_path):
+    import time
+
+    player = Player(driver="file", wav=tmp_path / "heard.wav")
+    player.start()
+    time.sleep(0.6)
+    ticks = player.tick()
+    wav = player.close()
+    assert 500 <= ticks <= 800 and player.underruns == 0
+    with wave.open(str(wav)) as w:
+        assert w.getframerate() == RATE and abs(w.getnframes() / RATE - ticks / 1000) < 0.05
+
+
+def frames_of(kind: str, n: int) -> list[np.ndarray]:
+    """Two pictures far apart for the video model: a still gradient scene, and a bright busy one."""
+    if kind == "calm":
+        return [moving_frames(1, 160, 120, seed=0)[0]] * n
+    rng = np.random.default_rng(5)
+    return [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def drive(engine: LiveScore, player: Player, frames: list[np.ndarray], fps: float = 10.0) -> None:
+    """Feed frames at `fps` of audio time, deciding bars when due, rendering the audio in between."""
+    for frame in frames:
+        engine._frame(player.tick() / 1000.0, frame)
+        if engine._seconds_to_next_decision() <= 0:
+            engine._next_bar()
+        player.render(int(RATE / fps))
+
+
+def test_a_change_in_the_picture_is_answered_by_a_new_note_within_the_bar(tmp_path, models):
+    player, played = hand_player(tmp_path)
+    engine = LiveScore(models.music, models.video, player, LiveSettings(key="D major"))
+    engine._waited_long = lambda: True
+    drive(engine, player, frames_of("calm", 40))  # 4 s: two bars decided on the calm picture
+    assert engine.counters.bars_played >= 2 and engine.counters.redecodes == 0
+    playing = engine._playing()
+    planned = {(e.tick, e.pitch) for e in engine._events(playing, 0) if e.velocity}
+    change_at = player.tick()
+    drive(engine, player, frames_of("busy", 3))
+    assert engine.counters.redecodes == 1
+    latency, = engine.counters.latency_ms
+    assert latency < 150
+    after = [(e.tick, e.pitch) for e, _ in played if e.velocity and e.tick >= change_at]
+    assert after and after[0] not in planned  # the first note after the change is a new one
+    assert after[0][0] <= change_at + 150
+    before = [(e.tick, e.pitch) for e, _ in played if e.velocity and playing.tick <= e.tick < change_at]
+    assert all(b in planned for b in before)  # what had sounded was the old bar's
+    assert max(abs(late) for _, late in played) <= 1
+    player.close()
+
+
+def test_the_bar_answering_keeps_the_notes_already_played_as_its_prefix(tmp_path, models):
+    player, _ = hand_player(tmp_path)
+    engine = LiveScore(models.music, models.video, player, LiveSettings(key="A minor"))
+    engine._waited_long = lambda: True
+    drive(engine, player, frames_of("calm", 35))
+    old = engine._playing()
+    drive(engine, player, frames_of("busy", 1))
+    new = next(b for b in engine.bars if b.index == old.index)
+    step = int(np.argmax(new.tokens != old.tokens))
+    assert 0 < step < STEPS_PER_BAR and np.array_equal(new.tokens[:step], old.tokens[:step])
+    assert new.tokens[step] >= FIRST_PITCH_TOKEN  # the answer is a note
+    assert token_to_pitch(int(new.tokens[step])) % 12 in {9, 11, 0, 2, 4, 5, 7}  # in A minor (natural)
+    player.close()
+
+
+def test_without_a_camera_the_music_drifts_slowly_and_goes_on(tmp_path, models):
+    player, _ = hand_player(tmp_path)
+    engine = LiveScore(models.music, models.video, player, LiveSettings(key="G major"))
+    engine.camera_state("lost", "unplugged")
+    looks = []
+    for _ in range(24):
+        engine._next_bar()
+        looks.append(engine.bars[-1].position)
+        player.render(int(2.0 * RATE))
+    steps = np.linalg.norm(np.diff(looks, axis=0), axis=1)
+    assert engine.counters.bars_played == 24 and steps.max() < 1.5  # slow: no bar jumps like a cut
+    assert np.linalg.norm(looks[-1] - looks[0]) > 1.0  # but it does move
+    player.close()
+
+
+def test_config_file_and_options(tmp_path):
+    path = tmp_path / "live.toml"
+    path.write_text('bpm = 90\nsource = "clip.mp4"\nstyle = ""\naudio_driver = "file"\n')
+    config = read_config(path, {"bpm": 100, "volume": None})
+    assert config.bpm == 100 and config.source == "clip.mp4" and config.style is None and config.wav is not None
+    path.write_text("tempo = 90\n")
+    with pytest.raises(LiveConfigError, match="unknown setting tempo"):
+        read_config(path)
+    path.write_text('bpm = "fast"\n')
+    with pytest.raises(LiveConfigError, match="bpm"):
+        read_config(path)
+    with pytest.raises(LiveConfigError, match="audio_driver"):
+        read_config(None, {"audio_driver": "speakers"})
+
+
+def test_score_av_live_plays_a_file_in_real_time_and_reports(tmp_path, capsys):
+    from score_av.clips import write_clip
+
+    clip = write_clip(tmp_path / "room.mp4", moving_frames(50, 160, 120) + frames_of("busy", 25), 25)
+    wav, stats = tmp_path / "heard.wav", tmp_path / "stats.json"
+    code = main(["live", "--source", str(clip), "--audio-driver", "file", "--wav", str(wav), "--duration", "5",
+                 "--stats", str(stats), "--osc-in", "127.0.0.1:59311"])
+    out = capsys.readouterr().out
+    assert code == 0 and "live:" in out and str(wav) in out
+    figures = json.loads(stats.read_text())
+    assert figures["frames_encoded"] >= 80 and figures["bars_played"] >= 2 and figures["notes_played"] >= 1
+    assert figures["audio_underruns"] == 0 and figures["note_jitter_ms"]["max"] <= 5
+    with wave.open(str(wav)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert 5.0 <= seconds <= 8.0  # the run, and the second of fading out

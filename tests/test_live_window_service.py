@@ -1,0 +1,272 @@
+"""installations/live/window.py and service.py, and the unit and example config beside them.
+
+Fast and without a display, a service manager or a sound card: the window is drawn into arrays,
+the notify protocol is checked against a real datagram socket bound in tmp_path.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from installations.live import service, window
+from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_KEYS = {"camera", "source", "model", "style", "bpm", "audio_driver", "wav", "midi_out", "osc", "osc_in",
+               "fullscreen", "duration", "stats", "log", "soundfont", "program", "key", "seed", "volume"}
+
+
+def _frame(h: int = 270, w: int = 480) -> np.ndarray:
+    """A picture with structure: a horizontal red ramp and a green square, RGB."""
+    frame = np.zeros((h, w, 3), np.uint8)
+    frame[:, :, 0] = np.linspace(0, 255, w, dtype=np.uint8)[None, :]
+    frame[h // 3: 2 * h // 3, w // 3: w // 2, 1] = 200
+    return frame
+
+
+def _bar(pitches: list[int]) -> np.ndarray:
+    bar = np.full(16, HOLD, np.int64)
+    for i, pitch in enumerate(pitches):
+        bar[i * 4] = pitch - MIN_PITCH + FIRST_PITCH_TOKEN
+    bar[14] = NOTE_OFF
+    return bar
+
+
+# --- draw ------------------------------------------------------------------------------------
+
+
+def test_draw_is_a_bgr_image_of_the_picture_with_path_and_roll():
+    frame = _frame()
+    path = np.cumsum(np.random.default_rng(0).normal(size=(40, 2)), axis=0)
+    bars = [_bar([60, 64, 67, 72]), _bar([62, 65]), _bar([67, 71, 74])]
+    image = window.draw(frame, path, bars, step=5, status="live 120 bpm  bar 42  camera: live")
+    assert image.shape == (window.SIZE[1], window.SIZE[0], 3) and image.dtype == np.uint8
+
+    plain = window.draw(frame, np.zeros((0, 2)), [], step=0, status="")
+    expected = np.repeat(np.repeat(frame[:, :, ::-1], 2, axis=0), 2, axis=1)   # RGB -> BGR, 480x270 -> 960x540
+    middle = (slice(150, 350), slice(100, 600))                                 # clear of every overlay
+    assert np.abs(plain[middle].astype(int) - expected[middle]).mean() < 3      # the picture, in BGR
+
+    side = int(540 * window.PATH_PANEL)
+    panel = (slice(window.MARGIN, window.MARGIN + side), slice(960 - side - window.MARGIN, 960 - window.MARGIN))
+    strip = slice(540 - int(540 * window.ROLL_HEIGHT), 540)
+    assert (image[panel] != plain[panel]).any(axis=2).sum() > 50               # the path was drawn
+    assert (image[strip] != plain[strip]).any(axis=2).sum() > 500              # notes, highlight and cursor
+    assert (image[:40, :300] != plain[:40, :300]).any()                         # the status line
+
+
+def test_draw_takes_an_empty_path_no_bars_and_odd_input():
+    for frame in (_frame(), _frame(480, 640), None):
+        image = window.draw(frame, np.zeros((0, 2)), [], step=0, status="camera: lost")
+        assert image.shape == (540, 960, 3)
+    one_point = window.draw(_frame(), np.array([[0.5, 0.5]]), [np.zeros(16, int)], step=15, status="x")
+    assert one_point.shape == (540, 960, 3)
+    nans = window.draw(_frame(), np.array([[np.nan, 1.0], [0.0, 1.0], [2.0, 3.0]]), [_bar([60])] * 9,
+                       step=99, status="a\nb", size=(320, 180))
+    assert nans.shape == (180, 320, 3)
+
+
+# --- Window ----------------------------------------------------------------------------------
+
+
+def test_window_without_a_display_warns_once_and_does_nothing(monkeypatch, caplog):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    win = window.Window(fullscreen=True)
+    with caplog.at_level(logging.WARNING, logger="score_av.live.window"):
+        assert win.open() is False
+        win.show(np.zeros((10, 10, 3), np.uint8))
+        assert win.poll() is False
+        win.close()
+    warnings = [r for r in caplog.records if r.name == "score_av.live.window"]
+    assert len(warnings) == 1 and "headless" in warnings[0].getMessage()
+    assert not win.is_open
+
+
+def test_window_with_a_display_but_headless_opencv_warns_once(monkeypatch, caplog):
+    """$DISPLAY set, but opencv-python-headless has no GUI: namedWindow's cv2.error is caught."""
+    monkeypatch.setenv("DISPLAY", ":99")
+    win = window.Window()
+    with caplog.at_level(logging.WARNING, logger="score_av.live.window"):
+        opened = win.open()
+        if opened:   # an OpenCV with a GUI and a real display :99: nothing to check here
+            win.close()
+            pytest.skip("this OpenCV can open windows")
+        win.show(np.zeros((10, 10, 3), np.uint8))
+        assert win.poll() is False
+        win.close()
+    assert len([r for r in caplog.records if r.name == "score_av.live.window"]) == 1
+
+
+# --- Heartbeat -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def notify_socket(tmp_path, monkeypatch):
+    # AF_UNIX paths are limited to about 100 bytes; pytest's tmp_path can be longer
+    folder = tmp_path if len(str(tmp_path)) < 80 else Path(os.environ.get("TMPDIR", "/tmp"))
+    address = folder / f"notify-{os.getpid()}.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(address))
+    server.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(address))
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    yield server
+    server.close()
+    address.unlink(missing_ok=True)
+
+
+def test_heartbeat_sends_the_notify_datagrams(notify_socket, tmp_path):
+    beat_file = tmp_path / "heartbeat"
+    heart = service.Heartbeat(path=beat_file)
+    assert heart.enabled and heart.due()
+    heart.ready()
+    heart.beat()
+    heart.status("live 120 bpm\nbar 42")
+    heart.stopping()
+    heart.close()
+    got = [notify_socket.recv(4096).decode() for _ in range(4)]
+    assert got == ["READY=1", "WATCHDOG=1", "STATUS=live 120 bpm bar 42", "STOPPING=1"]
+    stamp = int(beat_file.read_text().split()[0])
+    assert abs(stamp - time.time()) < 5
+
+
+def test_heartbeat_interval_and_due(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert service.Heartbeat().interval == 15.0
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))      # another process's watchdog
+    assert service.Heartbeat().interval == service.DEFAULT_INTERVAL
+    heart = service.Heartbeat(interval=0.05)
+    assert heart.due()
+    heart.beat()
+    assert not heart.due()
+    time.sleep(0.06)
+    assert heart.due()
+
+
+def test_heartbeat_abstract_socket_address():
+    assert service._notify_address("@/org/freedesktop/systemd1/notify") == "\0/org/freedesktop/systemd1/notify"
+    assert service._notify_address("/run/systemd/notify") == "/run/systemd/notify"
+    assert service._notify_address("") is None
+
+
+def test_heartbeat_without_systemd_does_nothing_and_never_raises(monkeypatch, tmp_path, caplog):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    heart = service.Heartbeat()
+    assert not heart.enabled
+    heart.ready(); heart.beat(); heart.status("x"); heart.stopping(); heart.close()
+
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens.sock"))
+    broken = service.Heartbeat(path=tmp_path / "no-such-folder" / "heartbeat")
+    with caplog.at_level(logging.WARNING, logger="score_av.live.service"):
+        for _ in range(3):
+            broken.ready(); broken.beat(); broken.stopping()
+    said = [r for r in caplog.records if r.name == "score_av.live.service"]
+    assert len(said) == 2   # once for the socket, once for the file
+
+
+# --- setup_logging ---------------------------------------------------------------------------
+
+
+def test_setup_logging_rotates_and_is_idempotent(tmp_path):
+    logger = logging.getLogger("score_av")
+    before = list(logger.handlers), logger.level
+    try:
+        path = tmp_path / "logs" / "live.log"
+        service.setup_logging(path, max_bytes=500, backups=2)
+        service.setup_logging(path, max_bytes=500, backups=2)
+        ours = [h for h in logger.handlers if getattr(h, "_score_av_service", False)]
+        assert len(ours) == 2   # stderr and the file, once each
+        child = logging.getLogger("score_av.live.test")
+        for i in range(60):
+            child.info("line %d of a gallery day", i)
+        for handler in ours:
+            handler.flush()
+        files = sorted(p.name for p in path.parent.iterdir())
+        assert files == ["live.log", "live.log.1", "live.log.2"]            # backups, and no more than asked
+        assert all(p.stat().st_size <= 500 for p in path.parent.iterdir())
+        line = path.read_text().splitlines()[-1]
+        assert " INFO score_av.live.test: line 59 of a gallery day" in line
+        assert line.count("line 59") == 1 and path.read_text().count("line 59") == 1
+    finally:
+        for handler in [h for h in logger.handlers if h not in before[0]]:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(before[1])
+
+
+# --- handle_signals --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_signals():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def test_sigterm_sets_the_stop_event(restore_signals):
+    stop = threading.Event()
+    service.handle_signals(stop)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.wait(2)
+
+
+def test_a_second_sigint_force_quits(restore_signals):
+    stop = threading.Event()
+    service.handle_signals(stop)
+    os.kill(os.getpid(), signal.SIGINT)
+    assert stop.wait(2)
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)   # the handler runs here at the latest
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_handle_signals_outside_the_main_thread_says_so():
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(_raises(service.handle_signals, threading.Event())))
+    thread.start()
+    thread.join()
+    assert errors == [RuntimeError]
+
+
+def _raises(function, *args):
+    try:
+        function(*args)
+    except Exception as error:   # noqa: BLE001
+        return type(error)
+    return None
+
+
+# --- the unit and the example config ---------------------------------------------------------
+
+
+def test_example_config_parses_with_exactly_the_options():
+    config = tomllib.loads((ROOT / "installations" / "live.example.toml").read_text(encoding="utf-8"))
+    assert set(config) == CONFIG_KEYS
+    assert config["bpm"] == 120 and config["model"] == "vae" and config["osc_in"] == "127.0.0.1:9001"
+    assert config["audio_driver"] in {"alsa", "pulseaudio", "jack", "coreaudio", "file"}
+    assert 0 <= config["volume"] <= 1 and 0 <= config["program"] <= 127
+
+
+def test_unit_file_is_a_notify_service_with_a_watchdog():
+    unit = (ROOT / "installations" / "score-av-live.service").read_text(encoding="utf-8")
+    lines = {line.strip() for line in unit.splitlines() if not line.lstrip().startswith("#")}
+    for expected in ("Type=notify", "WatchdogSec=30", "Restart=always", "RestartSec=5",
+                     "After=sound.target network-online.target"):
+        assert expected in lines
+    assert any(line.startswith("ExecStart=") and "live --config /etc/score-av/live.toml" in line for line in lines)
