@@ -119,7 +119,8 @@ class LiveScore:
         self._position: np.ndarray | None = None   # the latest frame's position
         self._memory: list[tuple[np.ndarray, np.ndarray]] = []  # (look, bar) of every bar decoded: themes
         self._last_pitch: int | None = None
-        self._rng = np.random.default_rng(settings.seed)
+        self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
+        self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
         self.path: list[np.ndarray] = []       # recent music codes, for the window
         music.decode(np.zeros((1, music.latent_dim), np.float32), prefix=np.zeros((1, 1), np.int64))  # warm up
@@ -231,11 +232,12 @@ class LiveScore:
         """Decide, decode and schedule the bar after the last one."""
         if self._look:
             look = np.mean(self._look, axis=0)
-        elif self.bars:  # no frame during a whole bar: the camera is gone; drift from where it was
-            prev = self.bars[-1].position
+        elif self._last_look is not None:  # no frame during a whole bar: the camera is gone; drift from the last look
+            prev = self._last_look
             look = DRIFT * prev + math.sqrt(1 - DRIFT ** 2) * self._rng.standard_normal(prev.shape).astype(np.float32)
         else:
             look = self._rng.standard_normal(self.mapping.train_std.shape).astype(np.float32)
+        self._last_look = look
         motion = float(np.mean(self._motion)) if self._motion else 0.0
         if self._auto_key and self.key is None:
             colour = np.mean(self._colours, axis=0) if self._colours else np.full(3, 128.0)
