@@ -43,6 +43,7 @@ bench: setup
 	$(PY) bench/render_speed.py
 	$(PY) bench/render_memory.py
 	$(PY) bench/video_response.py
+	$(PY) bench/live_latency.py
 
 # Every figure in the README measured again (about 90 min on 2 cores), into docs/figures.json and
 # the README's marked passages; `$(PY) bench/readme_figures.py --from-json` only rewrites the README.

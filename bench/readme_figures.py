@@ -80,6 +80,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "demo-styles": (_self("demo-styles"), True),
     "phrase-test": (_cmd("bench/phrase_test.py"), False),
     "phrase-test-dance": (_cmd("bench/phrase_test.py", "--model", "dance"), False),
+    "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
 }
 
 
@@ -571,6 +572,18 @@ def p_phrase_test(fig: dict) -> str:
             f"{d['notes_per_bar']['real']:.1f} in Ryan's")
 
 
+def p_live_latency(fig: dict) -> str:
+    r = g(fig, "live-latency")
+    note, cc, jitter = (r["latency_ms_picture_to_first_changed_note"], r["latency_ms_picture_to_expression"],
+                        r["note_jitter_ms"])
+    return (f"from the frame that shows a change to the first changed note heard: median {note['median']:.0f} ms, "
+            f"p95 {note['p95']:.0f} ms\n    (a sixteenth is {r['reference']['sixteenth_note_ms']:.0f} ms); to the "
+            f"expression change heard: {cc['median']:.0f} ms, p95 {cc['p95']:.0f} ms; note jitter p95 "
+            f"{jitter['p95']:.0f} ms, at most {jitter['max']:.0f} ms;\n    {r['audio_underruns']} underruns; the whole "
+            f"process took {r['cpu_share_of_all_cores']:.0%} of the two cores (reading the file alone: "
+            f"{r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over {r['seconds'] / 60:.0f} minutes")
+
+
 PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" or "-reading" is a block
     "flat-steps": p_flat_steps,
     "walk-detour": p_walk_detour,
@@ -587,6 +600,7 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "response-demo": p_response_demo,
     "data-prior": p_data_prior,
     "phrase-test": p_phrase_test,
+    "live-latency": p_live_latency,
 }
 BLOCK = ("-table", "-block", "-reading")
 MARKER = re.compile(r"<!-- figures:([\w-]+) -->(.*?)<!-- /figures:\1 -->", re.S)

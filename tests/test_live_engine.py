@@ -91,7 +91,7 @@ def test_a_note_scheduled_too_late_plays_at_once_and_its_lateness_is_counted(tmp
     player.replace_from(0, [NoteEvent(250, 64, 90, 250)])  # 50 ms in the past
     player.render(FILE_BLOCK)
     (event, late), = played
-    assert 45 <= late <= 60 and player.jitter_ms == [late]
+    assert 45 <= late <= 60 and list(player.jitter_ms) == [late]
     player.close()
 
 
@@ -207,3 +207,88 @@ def test_score_av_live_plays_a_file_in_real_time_and_reports(tmp_path, capsys):
     with wave.open(str(wav)) as w:
         seconds = w.getnframes() / w.getframerate()
     assert 5.0 <= seconds <= 8.0  # the run, and the second of fading out
+
+
+def test_osc_controls_reach_a_running_installation(tmp_path, models):
+    """Tempo and volume sent over OSC (loopback) while `LiveRun` plays a file in real time."""
+    import threading
+    import time
+
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from installations.live.runner import LiveRun
+    from score_av.clips import write_clip
+
+    clip = write_clip(tmp_path / "room.mp4", moving_frames(50, 160, 120), 25)
+    config = read_config(None, dict(source=str(clip), audio_driver="file", wav=tmp_path / "heard.wav", duration=5,
+                                    osc_in="127.0.0.1:59312"))
+    run = LiveRun(config, models=models)
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.update(run.run(threading.Event())))
+    worker.start()
+    time.sleep(1.5)
+    client = SimpleUDPClient("127.0.0.1", 59312)
+    client.send_message("/score-av/tempo", 90.0)
+    client.send_message("/score-av/volume", 0.25)
+    client.send_message("/score-av/model", "dance")
+    client.send_message("/score-av/style", "irish")
+    worker.join(timeout=20)
+    assert result["bpm"] == 90.0 and run.player._volume == 0.25
+    assert run.engine.music.path.stem == "dance" and run.engine.settings.style == "irish"
+    assert result["bars_played"] >= 2
+
+
+def test_sigterm_fades_out_and_exits_cleanly(tmp_path):
+    """The installation stopped as systemd stops it: exit 0, the WAV complete, its end faded to nothing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from score_av.clips import write_clip
+
+    clip = write_clip(tmp_path / "room.mp4", moving_frames(50, 160, 120), 25)
+    wav = tmp_path / "heard.wav"
+    proc = subprocess.Popen([sys.executable, "-m", "score_av", "live", "--source", str(clip), "--audio-driver", "file",
+                             "--wav", str(wav), "--osc-in", "127.0.0.1:59313", "--program", "19"],  # an organ: it sustains
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(10)  # start-up (the models load in a few seconds), then some music
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    with wave.open(str(wav)) as w:
+        rate, audio = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    assert len(audio) / 2 / rate > 3
+    assert np.abs(audio[-int(0.2 * rate) * 2:]).max() < 300  # the last 0.2 s: faded out, not cut
+    assert "live:" in out
+
+
+def test_stats_sample_cpu_and_memory_and_keep_the_file_up_to_date(tmp_path):
+    from installations.live.stats import SAMPLE_EVERY, LiveStats
+
+    now = [0.0]
+    stats = LiveStats(tmp_path / "stats.json", lambda: {"bars_played": 7}, clock=lambda: now[0], every=10.0)
+    for _ in range(12):
+        sum(i * i for i in range(20000))  # some CPU to measure
+        now[0] += SAMPLE_EVERY
+        stats.poll()
+    written = json.loads((tmp_path / "stats.json").read_text())
+    assert written["bars_played"] == 7 and len(written["samples"]) >= 10
+    assert all(s["rss_mb"] > 10 and s["cpu_share_of_all_cores"] >= 0 for s in written["samples"])
+    assert written["rss_mb_first_half_mean"] > 0 and written["wall_seconds"] >= 50
+
+
+def test_without_a_sound_system_it_says_so_once_and_plays_on(caplog):
+    """This machine has no sound card: the ALSA driver cannot open, and the music goes on unheard."""
+    import time
+
+    player = Player(driver="alsa")
+    with caplog.at_level("WARNING", logger="score_av.live.player"):
+        player.start()
+        time.sleep(0.3)
+    if player.synth.audio_driver is not None:
+        player.close()
+        pytest.skip("this machine has a sound system")
+    assert player.tick() >= 200
+    assert [r.message for r in caplog.records].count(next(r.message for r in caplog.records if "no sound" in r.message)) == 1
+    assert player.close() is None

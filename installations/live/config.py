@@ -30,7 +30,7 @@ class LiveConfig:
     wav: Path | None = None          # where the file driver writes
     midi_out: str | None = None
     osc: str | None = None           # HOST:PORT to send to
-    osc_in: str | None = "127.0.0.1:9001"
+    osc_in: str | None = "127.0.0.1:9001"   # "off": no OSC in
     fullscreen: bool = False
     duration: float = 0.0            # seconds; 0: until stopped
     stats: Path | None = None

@@ -27,6 +27,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -41,7 +42,7 @@ from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
 from score_av.motion import MOTION_SIZE, MOVING
 
-from .player import TICKS_PER_SECOND, NoteEvent, Player
+from .player import HISTORY, TICKS_PER_SECOND, NoteEvent, Player
 
 log = logging.getLogger("score_av.live.engine")
 
@@ -74,8 +75,8 @@ class LiveCounters:
     frames_encoded: int = 0
     bars_played: int = 0
     redecodes: int = 0
-    latency_ms: list[float] = field(default_factory=list)      # picture change -> first changed note heard
-    expression_ms: list[float] = field(default_factory=list)   # picture change -> CC 11 heard
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))     # picture change -> first changed note heard
+    expression_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # picture change -> CC 11 heard
     changes_without_new_note: int = 0
 
 

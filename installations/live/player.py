@@ -25,6 +25,7 @@ import ctypes
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -36,10 +37,12 @@ from score_av.synth import SynthError, WavWriter, _load_fluidsynth, find_soundfo
 log = logging.getLogger("score_av.live.player")
 
 DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
-TICKS_PER_SECOND = 1000     # sequencer time unit: ms (a uint32 of ms lasts 49 days; see `Player.ticks_left`)
+TICKS_PER_SECOND = 1000     # sequencer time unit: ms. FluidSynth's tick is a uint32: it wraps after 49.7 days,
+                            # so an installation restarts within that (the unit file's RuntimeMaxSec)
 FILE_BLOCK = 256            # samples the file driver renders at a time (5.8 ms at 44.1 kHz)
 FILE_LEAD = 4               # blocks rendered ahead of the wall clock, as a device's buffer (23 ms)
 CHANNEL = 0
+HISTORY = 100_000           # figures kept per kind (the latest): weeks of notes must not fill the memory
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class Player:
         self._lock = threading.RLock()
         self._pending: dict[int, NoteEvent] = {}   # id -> event scheduled and not yet dispatched
         self._next_id = 1
-        self.jitter_ms: list[int] = []             # per note-on: tick dispatched - grid tick
+        self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - grid tick (the latest)
         self.underruns = 0
         self.dispatched = 0
         self._wav = WavWriter(wav, sample_rate) if driver == "file" else None
@@ -112,18 +115,20 @@ class Player:
 
     # --- clock -----------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the audio: FluidSynth's driver, or the file driver's thread."""
-        if self.driver == "file":
-            self._started_at = self.clock() + FILE_LEAD * FILE_BLOCK / self.sample_rate
-            self._thread = threading.Thread(target=self._file_driver, name="audio-file-driver", daemon=True)
-            self._thread.start()
-        else:
+        """Start the audio: FluidSynth's driver, or the file driver's thread.
+
+        Where the sound system cannot be opened, that is said once and the music plays on, paced
+        by the wall clock and heard nowhere: MIDI out and OSC still carry it."""
+        if self.driver != "file":
             self.synth.start(driver=self.driver)
-            if self.synth.audio_driver is None:
-                raise SynthError(f"FluidSynth could not open the {self.driver} audio driver: is a sound "
-                                 f"system running? (try another --audio-driver, or file)")
-            latency = self._driver_latency()
-            self._started_at = self.clock() - self.tick() / TICKS_PER_SECOND + latency
+            if self.synth.audio_driver is not None:
+                self._started_at = self.clock() - self.tick() / TICKS_PER_SECOND + self._driver_latency()
+                return
+            log.warning("no sound: FluidSynth could not open the %s audio driver (is a sound system running? "
+                        "try another --audio-driver); playing on silently, MIDI out and OSC still go out", self.driver)
+        self._started_at = self.clock() + FILE_LEAD * FILE_BLOCK / self.sample_rate
+        self._thread = threading.Thread(target=self._file_driver, name="audio-file-driver", daemon=True)
+        self._thread.start()
 
     def _driver_latency(self) -> float:
         period = self.synth.get_setting("audio.period-size") or 64
@@ -143,11 +148,6 @@ class Player:
 
     def _origin(self) -> float:
         return self.clock() if self._started_at is None else self._started_at
-
-    @staticmethod
-    def ticks_left(tick: int) -> float:
-        """Days before the sequencer's 32-bit millisecond clock wraps (the runner restarts the player first)."""
-        return (2 ** 32 - tick) / TICKS_PER_SECOND / 86400
 
     # --- scheduling --------------------------------------------------------------------------
     def schedule(self, events: list[NoteEvent]) -> None:

@@ -85,7 +85,7 @@ class LiveRun:
         self.source = source or (FileSource(config.source, clock=clock) if config.source
                                  else CameraSource(config.camera))
         self.capture = Capture(self.source, self._frame_in, clock=clock, on_state=self._camera)
-        self.osc_in = OscIn(Controls(self), *parse_host_port(config.osc_in)) if config.osc_in else None
+        self.osc_in = OscIn(Controls(self), *parse_host_port(config.osc_in)) if config.osc_in not in (None, "off") else None
         self.window = Window(fullscreen=config.fullscreen)
         self.heartbeat = Heartbeat(path=None)
         self.stats = LiveStats(config.stats, self.figures, clock=clock)

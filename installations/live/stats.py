@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +21,8 @@ import psutil
 from modelkit import atomic_write_json
 
 SAMPLE_EVERY = 5.0   # seconds between CPU and memory samples
+RECENT = 1440        # samples kept at full rate: the last two hours
+HOURLY = 24 * 60     # and one an hour for the last 60 days
 
 
 def spread(values) -> dict:
@@ -43,7 +46,8 @@ class LiveStats:
         self._cpu0 = self._cpu_seconds()
         self._last_sample = (self.started, self._cpu0)
         self._last_write = self.started
-        self.samples: list[dict] = []
+        self.samples: deque[dict] = deque(maxlen=RECENT)
+        self.hourly: deque[dict] = deque(maxlen=HOURLY)
 
     def _cpu_seconds(self) -> float:
         t = self.process.cpu_times()
@@ -55,8 +59,11 @@ class LiveStats:
         if now - self._last_sample[0] >= SAMPLE_EVERY:
             cpu = self._cpu_seconds()
             share = (cpu - self._last_sample[1]) / max(now - self._last_sample[0], 1e-9) / self.cores
-            self.samples.append({"t": round(now - self.started, 1), "cpu_share_of_all_cores": round(share, 3),
-                                 "rss_mb": round(self.process.memory_info().rss / 2 ** 20, 1)})
+            sample = {"t": round(now - self.started, 1), "cpu_share_of_all_cores": round(share, 3),
+                      "rss_mb": round(self.process.memory_info().rss / 2 ** 20, 1)}
+            if not self.hourly or sample["t"] - self.hourly[-1]["t"] >= 3600:
+                self.hourly.append(sample)
+            self.samples.append(sample)
             self._last_sample = (now, cpu)
         if self.path is not None and now - self._last_write >= self.every:
             self.write()
@@ -64,7 +71,7 @@ class LiveStats:
     def summary(self) -> dict:
         now = self.clock()
         wall = max(now - self.started, 1e-9)
-        rss = [s["rss_mb"] for s in self.samples]
+        rss = [s["rss_mb"] for s in (self.hourly if len(self.hourly) >= 4 else self.samples)]
         half = len(rss) // 2
         return {"wall_seconds": round(wall, 1), "cores": self.cores,
                 "cpu_share_of_all_cores": round((self._cpu_seconds() - self._cpu0) / wall / self.cores, 3),
@@ -72,7 +79,7 @@ class LiveStats:
                 # memory flat: the mean of the second half of the samples against the first half's
                 "rss_mb_first_half_mean": round(float(np.mean(rss[:half])), 1) if half else None,
                 "rss_mb_second_half_mean": round(float(np.mean(rss[half:])), 1) if half else None,
-                **self.figures(), "samples": self.samples}
+                **self.figures(), "samples": list(self.samples), "hourly": list(self.hourly)}
 
     def write(self) -> dict:
         figures = self.summary()

@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--wav", type=Path, help="the WAV the file driver writes (default: live.wav)")
     p.add_argument("--midi-out", metavar="NAME", help="also play the notes on this MIDI port (a virtual one if none matches)")
     p.add_argument("--osc", metavar="HOST:PORT", help="send codes, bars and notes over OSC")
-    p.add_argument("--osc-in", metavar="HOST:PORT", help="listen for OSC controls (default: 127.0.0.1:9001)")
+    p.add_argument("--osc-in", metavar="HOST:PORT", help="listen for OSC controls (default: 127.0.0.1:9001; off: none)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="settings file; options given here win")
     p.add_argument("--fullscreen", action="store_true", default=None, help="the window fills the screen")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: run until stopped)")

@@ -1,0 +1,104 @@
+"""How fast does `score-av live` answer the picture, and what does it cost? Prints JSON.
+
+The source is a 640x480, 30 fps file played in real time (FileSource, looping), as a camera would
+deliver it: the shared person-detection clip (people walking into a still room) followed by the
+demo clip (shots with cuts), scaled and frame-repeated to 30 fps, made once with PyAV and cached.
+Audio goes to the file driver, which paces itself by the wall clock as a sound card would.
+
+The figures are those of `--stats`: the picture-to-note latency (from the frame that showed the
+change to the first changed note heard; median and p95), the picture-to-expression latency, note
+jitter, underruns, and the CPU share of the two cores. The reference is in the same run: the CPU
+share of only reading the same file in real time (decode and pace, nothing else), and one
+sixteenth note, the grid a note waits for.
+
+    python bench/live_latency.py [--seconds 120] [--model vae]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "clips"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "score-av" / "bench"
+SIZE, FPS = (640, 480), 30
+
+
+def bench_clip() -> Path:
+    """The person clip's first 60 s and the demo clip, at 640x480 and 30 fps (cached)."""
+    from score_av.clips import write_clip
+    from score_av.demo import DEMO_CLIP, make_demo_clip
+    from score_av.sources import iter_frames
+
+    out = CACHE / "live-640x480-30fps.mp4"
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    demo = DEMO_CLIP if DEMO_CLIP.is_file() else make_demo_clip()
+
+    def frames():
+        for path, seconds in ((SHARED / "one-by-one-person-detection.mp4", 60.0), (demo, 1e9)):
+            t_out = 0.0
+            for t, frame in iter_frames(path, SIZE):
+                if t >= seconds:
+                    break
+                while t_out <= t:  # repeat each frame for as long as it is shown, at 30 fps
+                    yield frame
+                    t_out += 1 / FPS
+
+    return write_clip(out, frames(), FPS)
+
+
+def read_only_cpu(clip: Path, seconds: float) -> float:
+    """CPU share of both cores spent only playing the file in real time."""
+    import psutil
+
+    from installations.live.capture import FileSource
+
+    source = FileSource(str(clip))
+    source.open()
+    process = psutil.Process()
+    cpu0, t0 = sum(process.cpu_times()[:2]), time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        source.read()
+    source.close()
+    return (sum(process.cpu_times()[:2]) - cpu0) / (time.monotonic() - t0) / (psutil.cpu_count() or 1)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=120.0, help="how long to run live (default: 120)")
+    ap.add_argument("--model", default="vae", help="the music model (default: vae)")
+    args = ap.parse_args()
+    from installations.live.config import read_config
+    from installations.live.runner import LiveRun
+
+    clip = bench_clip()
+    reference = read_only_cpu(clip, min(20.0, args.seconds))
+    wav = CACHE / "live-latency.wav"
+    config = read_config(None, dict(source=str(clip), model=args.model, audio_driver="file", wav=wav,
+                                    duration=args.seconds, osc_in="off"))
+    figures = LiveRun(config).run(threading.Event())
+    samples = figures.pop("samples")
+    figures.pop("hourly", None)
+    sixteenth_ms = 240.0 / figures["bpm"] / 16 * 1000
+    print(json.dumps({
+        "clip": f"{clip.name} ({SIZE[0]}x{SIZE[1]}, {FPS} fps, looping)", "seconds": args.seconds, **figures,
+        "reference": {"cpu_share_of_all_cores_reading_the_file_only": round(reference, 3),
+                      "sixteenth_note_ms": sixteenth_ms},
+        "cpu_live_over_reading_only": round(figures["cpu_share_of_all_cores"] / max(reference, 1e-9), 2),
+        "latency_p95_over_a_sixteenth": round(figures["latency_ms_picture_to_first_changed_note"]["p95"] / sixteenth_ms, 2)
+        if figures["latency_ms_picture_to_first_changed_note"]["p95"] else None,
+        "rss_mb_over_time": [s["rss_mb"] for s in samples][::6]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""A soak run of `score-av live`: the source fails and returns every few minutes, for half an hour.
+
+The source is bench/live_latency.py's 640x480 30 fps file, wrapped so that it fails on a schedule,
+in turn: unplugged (reads fail and so does opening, until it is back), frozen (the same picture
+returned forever), and hung (a read that blocks until it is back). Each outage lasts `--outage`
+seconds, one every `--period` seconds. What it shows (JSON): that the run ends on its own at
+`--minutes` (no crash), how long after each failure the loss was noticed, how long after the
+source came back the frames flowed again (measured by the source itself: from the moment it was
+back to the first fresh frame read from it), the memory in the first and second half of the
+run, CPU, latency and underruns over the whole run.
+
+    python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+
+import numpy as np
+
+from live_latency import CACHE, bench_clip
+
+KINDS = ("unplugged", "frozen", "hung")
+
+
+class FailingSource:
+    """A FileSource that fails on a schedule (see the module docstring), and records its recoveries."""
+
+    def __init__(self, inner, period: float, outage: float):
+        self.inner, self.period, self.outage = inner, period, outage
+        self.name = f"failing {inner.name}"
+        self.started = time.monotonic()
+        self.outages: list[dict] = []      # kind, start, end (seconds since start), back_after (s)
+        self._last = None
+
+    def _now(self) -> float:
+        return time.monotonic() - self.started
+
+    def _outage(self) -> tuple[str, float] | None:
+        """(kind, end) of the outage under way, or None."""
+        t = self._now()
+        k, phase = divmod(t, self.period)
+        if phase < self.period - self.outage or k < 0:
+            return None
+        kind = KINDS[int(k) % len(KINDS)]
+        start, end = k * self.period + self.period - self.outage, (k + 1) * self.period
+        if not self.outages or self.outages[-1]["start"] != round(start, 3):
+            self.outages.append({"kind": kind, "start": round(start, 3), "end": round(end, 3), "back_after": None})
+        return kind, end
+
+    def open(self) -> None:
+        from installations.live.capture import SourceLost
+
+        out = self._outage()
+        if out and out[0] == "unplugged":
+            raise SourceLost("unplugged (on purpose)")
+        self.inner.open()
+
+    def read(self) -> np.ndarray:
+        from installations.live.capture import SourceLost
+
+        out = self._outage()
+        if out is not None:
+            kind, end = out
+            if kind == "unplugged":
+                raise SourceLost("unplugged (on purpose)")
+            if kind == "frozen" and self._last is not None:
+                time.sleep(1 / 30)
+                return self._last
+            if kind == "hung":  # blocks until it is back, then fails, as a hung driver's read does
+                time.sleep(max(0.0, end - self._now()))
+                raise SourceLost("hung read returned (on purpose)")
+        frame = self.inner.read()
+        self._last = frame
+        last = self.outages[-1] if self.outages else None
+        if last is not None and last["back_after"] is None and self._now() >= last["end"]:
+            last["back_after"] = round(self._now() - last["end"], 3)
+        return frame
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--period", type=float, default=180.0, help="seconds between failures (default: 180)")
+    ap.add_argument("--outage", type=float, default=10.0, help="seconds each failure lasts (default: 10)")
+    ap.add_argument("--stats", default=str(CACHE / "live-soak-stats.json"), help="the running stats file")
+    args = ap.parse_args()
+    from installations.live.capture import FileSource
+    from installations.live.config import read_config
+    from installations.live.runner import LiveRun
+
+    clip = bench_clip()
+    source = FailingSource(FileSource(str(clip)), args.period, args.outage)
+    config = read_config(None, dict(source=str(clip), audio_driver="file", wav=CACHE / "live-soak.wav",
+                                    duration=args.minutes * 60, stats=args.stats, osc_in="off"))
+    run = LiveRun(config, source=source)
+    started = time.monotonic()
+    figures = run.run(threading.Event())
+    samples = figures.pop("samples")
+    figures.pop("hourly", None)
+    back = [o["back_after"] for o in source.outages if o["back_after"] is not None]
+    print(json.dumps({
+        "minutes": round((time.monotonic() - started) / 60, 1), "ended_on_its_own": True,
+        "outages": source.outages,
+        "recovery_after_source_back_s": {"n": len(back), "max": max(back) if back else None,
+                                         "all_under_2s": all(b < 2.0 for b in back)},
+        **figures,
+        "rss_mb_over_time": [s["rss_mb"] for s in samples][::12]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
