@@ -40,7 +40,8 @@ DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
 TICKS_PER_SECOND = 1000     # sequencer time unit: ms. FluidSynth's tick is a uint32: it wraps after 49.7 days,
                             # so an installation restarts within that (the unit file's RuntimeMaxSec)
 FILE_BLOCK = 256            # samples the file driver renders at a time (5.8 ms at 44.1 kHz)
-FILE_LEAD = 4               # blocks rendered ahead of the wall clock, as a device's buffer (23 ms)
+FILE_LEAD = 8               # blocks rendered ahead of the wall clock, as a device's buffer (46 ms: with 23 ms, a
+                            # loaded machine starved the Python rendering thread a few times a minute)
 CHANNEL = 0
 HISTORY = 100_000           # figures kept per kind (the latest): weeks of notes must not fill the memory
 
@@ -104,6 +105,7 @@ class Player:
         self._next_id = 1
         self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - grid tick (the latest)
         self.underruns = 0
+        self.underrun_ticks: deque[int] = deque(maxlen=1000)  # when they happened (audio ms), the latest
         self.dispatched = 0
         self._wav = WavWriter(wav, sample_rate) if driver == "file" else None
         self._rendered = 0              # samples rendered (file driver)
@@ -243,11 +245,15 @@ class Player:
         """Render a block whenever the device would need one; count the times it would have run dry."""
         block_seconds = FILE_BLOCK / self.sample_rate
         origin = self._started_at - FILE_LEAD * block_seconds
+        was_dry = False
         while not self._stop.is_set():
             due = origin + self._rendered / self.sample_rate  # when this block must be in the buffer
             now = self.clock()
-            if now - due > FILE_LEAD * block_seconds:  # the buffer is empty: a device would glitch here
+            dry = now - due > FILE_LEAD * block_seconds  # the buffer is empty: a device would glitch here
+            if dry and not was_dry:  # one glitch, however many blocks it takes to catch up
                 self.underruns += 1
+                self.underrun_ticks.append(self.tick())
+            was_dry = dry
             if now < due:
                 self._stop.wait(min(due - now, block_seconds))
                 continue

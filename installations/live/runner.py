@@ -37,6 +37,7 @@ log = logging.getLogger("score_av.live")
 WINDOW_FPS = 15.0
 HOUSEKEEPING = 0.02   # seconds between the main thread's rounds (window, heartbeat, stats)
 FADE_SECONDS = 1.0
+NOTICE_SECONDS = 1.5  # a camera that gives no frame, or the same picture, this long is lost: noticed within 2 s
 
 
 @dataclass
@@ -72,6 +73,7 @@ class LiveRun:
     def __init__(self, config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.config, self.clock = config, clock
+        steady_memory()
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
         self.midi = open_midi_out(config.midi_out) if config.midi_out else None
@@ -84,7 +86,8 @@ class LiveRun:
                                 on_bar=self._bar, clock=clock)
         self.source = source or (FileSource(config.source, clock=clock) if config.source
                                  else CameraSource(config.camera))
-        self.capture = Capture(self.source, self._frame_in, clock=clock, on_state=self._camera)
+        self.capture = Capture(self.source, self._frame_in, clock=clock, on_state=self._camera,
+                               notice_seconds=NOTICE_SECONDS)
         self.osc_in = OscIn(Controls(self), *parse_host_port(config.osc_in)) if config.osc_in not in (None, "off") else None
         self.window = Window(fullscreen=config.fullscreen)
         self.heartbeat = Heartbeat(path=None)
@@ -184,8 +187,22 @@ class LiveRun:
                 "latency_ms_picture_to_first_changed_note": spread(c.latency_ms),
                 "latency_ms_picture_to_expression": spread(c.expression_ms),
                 "note_jitter_ms": spread(jitter), "audio_underruns": self.player.underruns,
+                "audio_underruns_at_s": [round(t / TICKS_PER_SECOND, 1) for t in self.player.underrun_ticks],
                 "camera": {"state": self._camera_state, "losses": cap.losses, "recoveries": cap.recoveries,
                            "noticed_after_s": spread(cap.noticed_after), "recovered_after_s": spread(cap.recovered_after)}}
+
+
+def steady_memory() -> None:
+    """Ask glibc to give every large block (a camera frame is about 1 MB) its own mapping, returned when
+    freed. By default the threshold rises as such blocks are freed, and frames read on the capture
+    thread and freed on the engine thread then fragment the heap: memory creeps up over a long run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD, fixed at its initial value
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to ask
 
 
 def run_live(config: LiveConfig, models: Models | None = None, source: FrameSource | None = None) -> dict:

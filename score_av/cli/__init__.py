@@ -10,7 +10,7 @@ import sys
 
 from modelkit import UserError
 
-from . import demo, evaluate, live, music, render, train
+from . import batch, demo, evaluate, live, music, render, train
 
 USER_ERRORS = UserError  # the base of every error whose message is for the person (modelkit.errors)
 
@@ -24,6 +24,7 @@ Start with the shipped models:
   score-av train video ~/footage/*.mp4 --out mine.pt    a video model for your own footage
   score-av eval music --model vae                       the music model's figures on its test split
   score-av live --source clip.mp4 --audio-driver file   an installation: the camera (here a file) scored live
+  score-av batch ~/clips -o scored/                     a folder of clips, on all cores (or --backend ray)
 Each subcommand has its own --help.
 """
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.register(sub)
     demo.register(sub)
     live.register(sub)
+    batch.register(sub)
     return parser
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..render import RenderOptions, render_clip
@@ -33,6 +34,17 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", type=Path, metavar="OUT",
                    help="scored clip (.mp4, .mov or .mkv; default: CLIP.scored.mp4 beside the input, "
                         ".mkv when MP4 cannot hold the video codec)")
+    add_scoring_options(p)
+    p.add_argument("--midi", type=Path, metavar="OUT.mid", help="also write the music as MIDI")
+    p.add_argument("--wav", type=Path, metavar="OUT.wav", help="also write the soundtrack as WAV")
+    p.add_argument("--report", type=Path, metavar="OUT.png",
+                   help="draw frames, latent path and piano roll on one time axis")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run_render)
+
+
+def add_scoring_options(p: argparse.ArgumentParser) -> None:
+    """How a clip is scored: every render option but the clip and what is written (batch shares them)."""
     add_model_option(p)
     add_style_option(p)
     p.add_argument("--video-model", default="video", metavar="NAME_OR_PATH",
@@ -44,10 +56,6 @@ def register(sub) -> None:
                    help="General MIDI program for the melody (default: 0, piano)")
     p.add_argument("--soundfont", type=Path, metavar="SF2",
                    help="soundfont (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
-    p.add_argument("--midi", type=Path, metavar="OUT.mid", help="also write the music as MIDI")
-    p.add_argument("--wav", type=Path, metavar="OUT.wav", help="also write the soundtrack as WAV")
-    p.add_argument("--report", type=Path, metavar="OUT.png",
-                   help="draw frames, latent path and piano roll on one time axis")
     p.add_argument("--keep-audio", action="store_true",
                    help="keep the clip's own audio as a second track (default: replaced by the music)")
     p.add_argument("--fit", action="store_true",
@@ -81,19 +89,21 @@ def register(sub) -> None:
     music.add_argument("--density", type=float, default=0.0, metavar="W",
                        help="motion also makes new bars denser (busy) or sparser (still), along the model's "
                             "density vector times W (default: 0, off; try 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(run=run_render)
 
 
-def options_from(args: argparse.Namespace) -> RenderOptions:
-    """The library's options from the parsed command line (the render options `batch` shares)."""
+def scoring_options(args: argparse.Namespace) -> RenderOptions:
+    """The library's options from the parsed command line, without the extra outputs (batch shares this)."""
     return RenderOptions(model=args.model, video_model=args.video_model, device=args.device, style=args.style,
                          bpm=args.bpm, seed=args.seed, program=args.program, soundfont=args.soundfont,
                          smooth=args.smooth, steady=args.steady, analysis_fps=args.analysis_fps,
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
-                         midi=args.midi, wav=args.wav, report=args.report,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
                          phrases=args.phrases, themes=args.themes, dynamics=args.dynamics, density=args.density)
+
+
+def options_from(args: argparse.Namespace) -> RenderOptions:
+    """`render`'s options: the scoring options and the extra outputs asked for."""
+    return replace(scoring_options(args), midi=args.midi, wav=args.wav, report=args.report)
 
 
 def run_render(args: argparse.Namespace) -> int:
