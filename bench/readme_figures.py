@@ -81,6 +81,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "phrase-test": (_cmd("bench/phrase_test.py"), False),
     "phrase-test-dance": (_cmd("bench/phrase_test.py", "--model", "dance"), False),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
+    "batch-speed": (_cmd("bench/batch_speed.py"), True),
 }
 
 
@@ -584,6 +585,19 @@ def p_live_latency(fig: dict) -> str:
             f"{r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over {r['seconds'] / 60:.0f} minutes")
 
 
+def p_batch_speed(fig: dict) -> str:
+    r = g(fig, "batch-speed")
+    runs, ratios = r["runs"], r["ratios"]
+    rate = lambda name: runs[name]["video_seconds_per_second"]
+    return (f"{r['clips']['count']} clips, {r['clips']['seconds_of_video_in_the_files'] / 60:.0f} minutes of video, "
+            f"start-up included: one worker scores {rate('local_1_worker'):.0f} s of video a second,\n"
+            f"  two workers {rate('local_2_workers'):.0f} ({ratios['local_2_workers_over_1_worker']:.2f} times "
+            f"as fast), Ray with two workers {rate('ray_2_workers'):.0f}; FFmpeg only decoding the same clips: "
+            f"{runs['local_1_worker']['ffmpeg_video_seconds_per_second']:.0f};\n  "
+            + ("the MIDI of every clip is the same on all three" if r["same_music_across_backends"]
+               else "the MIDI differs between runs"))
+
+
 PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" or "-reading" is a block
     "flat-steps": p_flat_steps,
     "walk-detour": p_walk_detour,
@@ -601,6 +615,7 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "data-prior": p_data_prior,
     "phrase-test": p_phrase_test,
     "live-latency": p_live_latency,
+    "batch-speed": p_batch_speed,
 }
 BLOCK = ("-table", "-block", "-reading")
 MARKER = re.compile(r"<!-- figures:([\w-]+) -->(.*?)<!-- /figures:\1 -->", re.S)

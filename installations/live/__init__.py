@@ -1,0 +1,1 @@
+"""The gallery runner, `score-av live`: capture, engine, player, outputs and service, wired in runner.py."""

@@ -123,6 +123,7 @@ class LiveScore:
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
         self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
+        self._started = clock()
         self.path: list[np.ndarray] = []       # recent music codes, for the window
         music.decode(np.zeros((1, music.latent_dim), np.float32), prefix=np.zeros((1, 1), np.int64))  # warm up
         video.encode(np.zeros((1, video.image_size, video.image_size, 3), np.uint8))
@@ -195,8 +196,6 @@ class LiveScore:
         return (decide_at - self.player.tick()) / TICKS_PER_SECOND
 
     def _waited_long(self) -> bool:
-        if not hasattr(self, "_started"):
-            self._started = self.clock()
         return self.clock() - self._started > 2.0  # no camera at all: start the music drifting
 
     def _frame(self, t: float, frame: np.ndarray) -> None:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 
@@ -73,7 +74,6 @@ class LiveRun:
     def __init__(self, config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.config, self.clock = config, clock
-        steady_memory()
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
         self.midi = open_midi_out(config.midi_out) if config.midi_out else None
@@ -116,9 +116,13 @@ class LiveRun:
             self.osc_out.send_state(state)
 
     def _frame_in(self, t: float, frame: np.ndarray) -> None:
+        """On the capture thread: the frame shrunk to what the engine looks at, here, so that the
+        camera's large frames are freed by the thread that allocated them (freed on another thread,
+        they fragment glibc's heap and the memory creeps up over a long run)."""
         if self.window.is_open:
             self._frame = frame
-        self.engine.add_frame(t, frame)
+        size = self.models.video.image_size
+        self.engine.add_frame(t, cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA))
 
     # --- the run ------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> dict:
@@ -190,19 +194,6 @@ class LiveRun:
                 "audio_underruns_at_s": [round(t / TICKS_PER_SECOND, 1) for t in self.player.underrun_ticks],
                 "camera": {"state": self._camera_state, "losses": cap.losses, "recoveries": cap.recoveries,
                            "noticed_after_s": spread(cap.noticed_after), "recovered_after_s": spread(cap.recovered_after)}}
-
-
-def steady_memory() -> None:
-    """Ask glibc to give every large block (a camera frame is about 1 MB) its own mapping, returned when
-    freed. By default the threshold rises as such blocks are freed, and frames read on the capture
-    thread and freed on the engine thread then fragment the heap: memory creeps up over a long run."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD, fixed at its initial value
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to ask
 
 
 def run_live(config: LiveConfig, models: Models | None = None, source: FrameSource | None = None) -> dict:
