@@ -32,10 +32,17 @@ class FrameFeatures:
             yield t, frame
 
     def add(self, frame: np.ndarray) -> None:
+        motion, colour = self.measure(frame)
+        self.motion.append(motion)
+        self.colour.append(colour)
+
+    def measure(self, frame: np.ndarray) -> tuple[float, np.ndarray]:
+        """(motion since the frame measured before, mean colour) of one frame, kept nowhere but as the
+        next frame's comparison (live measures forever; `add` keeps them for a clip)."""
         small = cv2.resize(frame, (MOTION_SIZE, MOTION_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
-        self.motion.append(0.0 if self._previous is None else float(np.abs(small - self._previous).mean()))
-        self.colour.append(small.reshape(-1, 3).mean(axis=0))
+        motion = 0.0 if self._previous is None else float(np.abs(small - self._previous).mean())
         self._previous = small
+        return motion, small.reshape(-1, 3).mean(axis=0)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(motion (n,), mean colour (n, 3)) of the frames seen."""

@@ -257,6 +257,16 @@ def start_batch(inp: Path, out: Path, log: Path, *argv) -> subprocess.Popen:
                              *map(str, argv)], stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def ends_within(proc: subprocess.Popen, seconds: float, log: Path, what: str) -> None:
+    """The batch process ends within `seconds` of `what`; killed and failed otherwise."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the batch did not end within {seconds:g} s of {what}:\n{log.read_text()[-2000:]}")
+
+
 def wait_for_done(proc: subprocess.Popen, out: Path, log: Path, timeout: float = 120) -> dict:
     """The manifest's records as soon as one clip is done (while the batch still runs)."""
     deadline = time.time() + timeout
@@ -294,12 +304,7 @@ def test_an_interrupted_batch_leaves_only_whole_clips_and_a_rerun_finishes_it(ca
         os.killpg(proc.pid, signal.SIGINT)
     else:
         proc.send_signal(getattr(signal, how))
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        pytest.fail(f"the batch did not end within 15 s of {how}:\n{log.read_text()[-2000:]}")
+    ends_within(proc, 15, log, how)
     at_stop = {f for f in files(out) if f.endswith(".scored.mp4")}
 
     deadline = time.time() + 15  # its workers go with it (after the clip in flight, at most)
@@ -339,12 +344,7 @@ def test_interrupting_a_long_batch_ends_it_promptly(tmp_path):
     proc = start_batch(inp, out, log, "--workers", 1)
     wait_for_done(proc, out, log)
     proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        pytest.fail(f"the batch did not end within 15 s of SIGINT:\n{log.read_text()[-2000:]}")
+    ends_within(proc, 15, log, "SIGINT")
     assert "interrupted" in log.read_text()
 
 

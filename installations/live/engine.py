@@ -34,13 +34,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, STEPS_PER_BAR, tokens_to_notes
+from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
 from score_av.conductor import (PHRASE, THEME_RADIUS, Conducting, cadence, decode_in_key, key_bias, pitch_of,
                                 place_octave)
 from score_av.key import Key, key_from_colour
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
-from score_av.motion import MOTION_SIZE, MOVING
+from score_av.motion import MOVING, FrameFeatures
 
 from .player import HISTORY, TICKS_PER_SECOND, NoteEvent, Player
 
@@ -55,7 +55,6 @@ MARGIN_MS = 25        # a re-decoded bar starts at least this far ahead of the a
 ANSWER_WAIT_MS = 30   # when the next sixteenth is further than this, the answering note starts at once, off the grid
 DRIFT = 0.99          # each bar without a camera: look = DRIFT * look + sqrt(1 - DRIFT^2) * noise
 MOTION_MEMORY = 0.995  # per frame: how slowly the motion scale (its running high mark) forgets
-REST = 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,7 @@ class _Bar:
     step_ms: float
     tokens: np.ndarray
     position: np.ndarray       # the look it plays
+    code: np.ndarray           # that look placed in the music model's space (OSC, the window)
     velocity: int
 
 
@@ -115,9 +115,8 @@ class LiveScore:
         self._look: list[np.ndarray] = []      # positions of the frames since the last bar was decided
         self._motion: list[float] = []
         self._colours: list[np.ndarray] = []
-        self._previous_small: np.ndarray | None = None
+        self._features = FrameFeatures()       # motion and colour, measured frame by frame
         self._motion_scale = MOVING
-        self._position: np.ndarray | None = None   # the latest frame's position
         self._memory: list[tuple[np.ndarray, np.ndarray]] = []  # (look, bar) of every bar decoded: themes
         self._last_pitch: int | None = None
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
@@ -200,25 +199,23 @@ class LiveScore:
 
     def _frame(self, t: float, frame: np.ndarray) -> None:
         size = self.video.image_size
-        small = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
-        tiny = cv2.resize(small, (MOTION_SIZE, MOTION_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
-        motion = 0.0 if self._previous_small is None else float(np.abs(tiny - self._previous_small).mean())
-        self._previous_small = tiny
+        small = frame if frame.shape[:2] == (size, size) else \
+            cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)  # the runner shrinks frames already
+        motion, colour = self._features.measure(small)
         self._motion_scale = max(MOVING, self._motion_scale * MOTION_MEMORY, motion)
         code = self.video.encode(small[None])
         self.counters.frames_encoded += 1
         with self._lock:
             self.mapping.observe(code)
             position = self.mapping.positions(code)[0]
-        self._position = position
         self._look.append(position)
         self._motion.append(motion)
-        self._colours.append(tiny.reshape(-1, 3).mean(axis=0))
+        self._colours.append(colour)
         self.player.expression(0.6 + 0.4 * min(1.0, motion / self._motion_scale))
         playing = self._playing()
         settled = self.mapping.count >= WARMUP  # the running statistics move too much before
         if settled and playing is not None and np.linalg.norm(position - playing.position) > self.settings.change:
-            self._redecode(position, t)
+            self._redecode(playing, position, t)
 
     def _playing(self) -> _Bar | None:
         now = self.player.tick()
@@ -255,35 +252,36 @@ class LiveScore:
         else:
             index, tick = 0, self.player.tick() + LEAD_MS
         previous = self.bars[-1] if self.bars else None
-        tokens, position = self._decide(look, previous, index)
-        velocity = self._velocity(motion)
-        bar = _Bar(index, tick, step_ms, tokens, position, velocity)
+        tokens, position, code = self._decide(look, previous, index)
+        bar = _Bar(index, tick, step_ms, tokens, position, code, self._velocity(motion))
         self.player.schedule(self._events(bar, 0))
         self.bars = (self.bars + [bar])[-2:]
         self.counters.bars_played += 1
         self._announce(bar)
 
-    def _decide(self, look: np.ndarray, previous: _Bar | None, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(tokens, the look they play): held, a theme, or decoded anew (conductor.py's rules, one bar)."""
+    def _decide(self, look: np.ndarray, previous: _Bar | None,
+                index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens, the look they play, its music code): held, a theme, or decoded anew (conductor.py's
+        rules, one bar)."""
         how = self.settings.conducting
         if previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
-            return previous.tokens, previous.position
+            return previous.tokens, previous.position, previous.code
+        with self._lock:
+            code = self.mapping.place(look[None])
         if how.theme_radius > 0 and self._memory:
             looks = np.stack([m[0] for m in self._memory])
             distance = np.linalg.norm(looks - look, axis=1)
             best = int(distance.argmin())
             if distance[best] < how.theme_radius and (previous is None or
                                                       not np.array_equal(self._memory[best][1], previous.tokens)):
-                return self._memory[best][1], look
-        with self._lock:
-            code = self.mapping.place(look[None])
+                return self._memory[best][1], look, code[0]
         tokens = decode_in_key(self.music, code, self.key, how)[0]
         if how.phrases:
             tokens = place_octave(tokens, self._last_pitch, how.register)
             if self.key is not None and index % PHRASE == PHRASE - 1:
                 tokens = cadence(tokens, self.key, how.register)
         self._memory = (self._memory + [(look, tokens)])[-how.memory:]
-        return tokens, look
+        return tokens, look, code[0]
 
     def _velocity(self, motion: float) -> int:
         lo, hi = self.settings.conducting.velocity or (90, 90)
@@ -297,10 +295,10 @@ class LiveScore:
         for note in tokens_to_notes(bar.tokens):
             if note.end <= from_step:
                 continue
-            if note.start >= from_step:
-                on, off = tick_of(note.start), tick_of(note.end) - 1
-                events.append(NoteEvent(on, note.pitch, bar.velocity, on, off - on))
             off = tick_of(note.end) - 1
+            if note.start >= from_step:
+                on = tick_of(note.start)
+                events.append(NoteEvent(on, note.pitch, bar.velocity, on, off - on))
             events.append(NoteEvent(off, note.pitch, 0, off))
         return events
 
@@ -308,24 +306,21 @@ class LiveScore:
         onsets = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN]
         if len(onsets):
             self._last_pitch = int(pitch_of(onsets[-1:])[0])
-        with self._lock:
-            code = self.mapping.place(bar.position[None])[0]
-        self.path = (self.path + [code])[-64:]
+        self.path = (self.path + [bar.code])[-64:]
         if self.on_bar is not None:
             try:
-                self.on_bar(bar.index, code, bar.tokens)
+                self.on_bar(bar.index, bar.code, bar.tokens)
             except Exception:
                 log.exception("bar output failed")
 
     # --- answering a change within the bar -----------------------------------------------------
-    def _redecode(self, position: np.ndarray, t_frame: float) -> None:
+    def _redecode(self, playing: _Bar, position: np.ndarray, t_frame: float) -> None:
         """Answer a change: decode the bar playing again from the next free sixteenth (or from now,
         off the grid, when that is more than ANSWER_WAIT_MS away; the next bar from its start when the
         playing one is over), with a new note first; the bar after it, if scheduled, follows the new
         look. Both are rescheduled in one go."""
-        playing = self._playing()
         now = self.player.tick()
-        if playing is None or now - self._answered_at < ANSWER_EVERY * playing.step_ms:
+        if now - self._answered_at < ANSWER_EVERY * playing.step_ms:
             return
         self.counters.expression_ms.append((self.player.heard_at(now) - t_frame) * 1000)  # CC 11 went out already
         earliest = now + MARGIN_MS
@@ -343,14 +338,15 @@ class LiveScore:
         with self._lock:
             code = self.mapping.place(position[None])
         bias = key_bias(self.key, how.chromatic, how.register, 1)
-        bias[0, step, HOLD] = bias[0, step, REST] = -np.inf  # answer with a note,
+        bias[0, step, HOLD] = bias[0, step, NOTE_OFF] = -np.inf  # answer with a note,
         if target.tokens[step] >= FIRST_PITCH_TOKEN:        # and not the one the bar had there
             bias[0, step, target.tokens[step]] = -np.inf
         tokens = self.music.decode(code, bias=bias, prefix=target.tokens[None, :step], leap_penalty=how.leap_penalty)[0]
-        replaced = [replace(target, tokens=tokens, position=position)]
+        replaced = [replace(target, tokens=tokens, position=position, code=code[0])]
         after = [b for b in self.bars if b.index > target.index]
         if after:
-            replaced.append(replace(after[0], tokens=self._decide(position, None, after[0].index)[0], position=position))
+            tokens_after, _, code_after = self._decide(position, None, after[0].index)
+            replaced.append(replace(after[0], tokens=tokens_after, position=position, code=code_after))
         events = self._events(replaced[0], step) + [e for b in replaced[1:] for e in self._events(b, 0)]
         start_tick = int(round(target.tick + step * target.step_ms))
         ready = self.player.tick() + 3  # decoding took longer than MARGIN_MS: strike the answer from now

@@ -106,7 +106,6 @@ class Player:
         self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - grid tick (the latest)
         self.underruns = 0
         self.underrun_ticks: deque[int] = deque(maxlen=1000)  # when they happened (audio ms), the latest
-        self.dispatched = 0
         self._wav = WavWriter(wav, sample_rate) if driver == "file" else None
         self._rendered = 0              # samples rendered (file driver)
         self._stop = threading.Event()
@@ -145,9 +144,6 @@ class Player:
         """Wall-clock time (the clock given) at which audio tick `tick` comes out of the speaker."""
         return self._origin() + tick / TICKS_PER_SECOND
 
-    def tick_at(self, wall: float) -> int:
-        return int(round((wall - self._origin()) * TICKS_PER_SECOND))
-
     def _origin(self) -> float:
         return self.clock() if self._started_at is None else self._started_at
 
@@ -157,9 +153,9 @@ class Player:
             for event in events:
                 self._send(event)
 
-    def replace_from(self, tick: int, events: list[NoteEvent]) -> int:
-        """Take back every scheduled event at or after `tick` and schedule `events` instead; returns
-        the tick from which the change is certain (events before it may already be playing)."""
+    def replace_from(self, tick: int, events: list[NoteEvent]) -> None:
+        """Take back every scheduled event at or after `tick` and schedule `events` instead (any of them
+        already due play at once)."""
         with self._lock:
             self._fluid.remove_events(self.seq.sequencer, -1, self._client, -1)
             now = self.tick()
@@ -167,7 +163,6 @@ class Player:
             kept = [e for e in left.values() if e.tick < tick]
             for event in kept + events:
                 self._send(event if event.tick >= now else _at(event, now))
-            return max(tick, now)
 
     def _send(self, event: NoteEvent) -> None:
         ident = self._next_id
@@ -184,7 +179,6 @@ class Player:
             self.synth.noteon(CHANNEL, note.pitch, note.velocity)
         else:
             self.synth.noteoff(CHANNEL, note.pitch)
-        self.dispatched += 1
         late = int(time_tick) - note.grid_tick
         if note.velocity > 0:
             self.jitter_ms.append(late)
