@@ -2,6 +2,7 @@
 finishes what an interrupted one left, the same music on either backend, and a real Ray cluster."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -194,9 +195,11 @@ def ray_head(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
-    ports = {f"--{name}-port": str(free_port()) for name in
-             ("ray-client-server", "dashboard-agent-listen", "dashboard-agent-grpc", "metrics-export",
-              "runtime-env-agent", "node-manager", "object-manager")}
+    names = ["dashboard-agent-listen", "dashboard-agent-grpc", "metrics-export", "runtime-env-agent",
+             "node-manager", "object-manager"]
+    if importlib.util.find_spec("grpc"):  # Ray's client server starts only with ray[client]; its port
+        names.append("ray-client-server")  # may be given only then
+    ports = {f"--{name}-port": str(free_port()) for name in names}
     log = tmp_path / "ray-head.log"
     head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
                              "--port", str(port), "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
