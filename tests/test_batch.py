@@ -255,9 +255,11 @@ def test_a_ray_cluster_scores_the_batch(tmp_path, ray_head):
 
 def start_batch(inp: Path, out: Path, log: Path, *argv) -> subprocess.Popen:
     """`score-av batch` as a process of its own (its own session, so a signal to its group reaches
-    it and its workers as Ctrl-C in a terminal does, and nothing else)."""
+    it and its workers as Ctrl-C in a terminal does, and nothing else). SIGINT is given its default
+    action there, as in a terminal: a suite started in the background by a shell inherits it ignored."""
     return subprocess.Popen([sys.executable, "-m", "score_av", "batch", str(inp), "-o", str(out), "--quiet",
-                             *map(str, argv)], stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+                             *map(str, argv)], stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def ends_within(proc: subprocess.Popen, seconds: float, log: Path, what: str) -> None:
