@@ -9,7 +9,7 @@ source came back the frames flowed again (measured by the source itself: from th
 back to the first fresh frame read from it), the memory in the first and second half of the
 run, CPU, latency and underruns over the whole run.
 
-    python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10]
+    python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10] [--stats FILE] [--wav FILE]
 """
 from __future__ import annotations
 
@@ -90,6 +90,7 @@ def main() -> int:
     ap.add_argument("--period", type=float, default=180.0, help="seconds between failures (default: 180)")
     ap.add_argument("--outage", type=float, default=10.0, help="seconds each failure lasts (default: 10)")
     ap.add_argument("--stats", default=str(CACHE / "live-soak-stats.json"), help="the running stats file")
+    ap.add_argument("--wav", default=str(CACHE / "live-soak.wav"), help="what was heard (the file audio driver)")
     args = ap.parse_args()
     from installations.live.capture import FileSource
     from installations.live.config import read_config
@@ -97,7 +98,7 @@ def main() -> int:
 
     clip = bench_clip()
     source = FailingSource(FileSource(str(clip)), args.period, args.outage)
-    config = read_config(None, dict(source=str(clip), audio_driver="file", wav=CACHE / "live-soak.wav",
+    config = read_config(None, dict(source=str(clip), audio_driver="file", wav=args.wav,
                                     duration=args.minutes * 60, stats=args.stats, osc_in="off"))
     run = LiveRun(config, source=source)
     started = time.monotonic()

@@ -9,6 +9,8 @@ import logging
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -253,6 +255,42 @@ def _raises(function, *args):
 
 
 # --- the unit and the example config ---------------------------------------------------------
+
+
+ARENAS_AFTER_EIGHT_THREADS = """
+import ctypes, sys, tempfile, threading
+from installations.live.service import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    assert limit_malloc_arenas(2)
+together = threading.Barrier(9)
+def allocate_and_wait():
+    [bytearray(1000) for _ in range(100)]
+    together.wait()
+threads = [threading.Thread(target=allocate_and_wait) for _ in range(8)]
+[t.start() for t in threads]; together.wait(); [t.join() for t in threads]
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile("r", suffix=".xml") as info:
+    fp = ctypes.c_void_p(libc.fopen(info.name.encode(), b"w"))
+    libc.malloc_info(0, fp); libc.fclose(fp)
+    print(info.read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_malloc_arenas_are_limited_for_the_threads_that_come_after():
+    """Eight threads alive at once get heaps of their own, unless limit_malloc_arenas came first."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def heaps(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", ARENAS_AFTER_EIGHT_THREADS, mode], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.strip())
+
+    assert heaps("free") > 4
+    assert heaps("limited") == 2
 
 
 def test_example_config_parses_with_exactly_the_options():

@@ -29,7 +29,7 @@ from .engine import LiveScore, LiveSettings
 from .midi_out import open_midi_out
 from .osc import OscIn, OscOut, parse_host_port
 from .player import TICKS_PER_SECOND, NoteEvent, Player
-from .service import Heartbeat, handle_signals
+from .service import Heartbeat, handle_signals, limit_malloc_arenas
 from .stats import LiveStats, spread
 from .window import Window, draw
 
@@ -74,6 +74,7 @@ class LiveRun:
     def __init__(self, config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.config, self.clock = config, clock
+        limit_malloc_arenas()  # before any of its threads start: flat memory over weeks
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
         self.midi = open_midi_out(config.midi_out) if config.midi_out else None
