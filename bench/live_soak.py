@@ -84,6 +84,24 @@ class FailingSource:
         self.inner.close()
 
 
+def memory_trend(samples: list[dict]) -> dict:
+    """Resident memory over the run: where it started, ended and peaked, and its slope (least
+    squares, MB an hour) over each half: flat memory is a second-half slope near zero."""
+    t = np.array([s["t"] for s in samples], float)
+    rss = np.array([s["rss_mb"] for s in samples], float)
+    if len(t) < 4:
+        return {}
+    half = len(t) // 2
+
+    def slope(a: np.ndarray, b: np.ndarray) -> float:
+        return round(float(np.polyfit(a / 3600.0, b, 1)[0]), 1)
+
+    return {"rss_mb_first": rss[0], "rss_mb_last": rss[-1], "rss_mb_max": rss.max(),
+            "rss_mb_first_half_mean": round(rss[:half].mean(), 1), "rss_mb_second_half_mean": round(rss[half:].mean(), 1),
+            "slope_mb_per_hour_first_half": slope(t[:half], rss[:half]),
+            "slope_mb_per_hour_second_half": slope(t[half:], rss[half:])}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=30.0)
@@ -112,6 +130,7 @@ def main() -> int:
         "recovery_after_source_back_s": {"n": len(back), "max": max(back) if back else None,
                                          "all_under_2s": all(b < 2.0 for b in back)},
         **figures,
+        "memory": memory_trend(samples),
         "rss_mb_over_time": [s["rss_mb"] for s in samples][::12]}, indent=1))
     return 0
 

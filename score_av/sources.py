@@ -1,7 +1,7 @@
 """Video files as the pipeline reads them: PyAV demuxing and decoding, the real timestamps, and
 every foreseeable failure (no file, not a video, no frames, damaged) as one clear SourceError.
 
-Frames are decoded with FFmpeg's own threads; the decoder skips the frames the analysis does not
+Frames are decoded with FFmpeg's own threads (`set_decode_threads`); the decoder skips the frames the analysis does not
 need, and only the frames it keeps are scaled (by swscale, straight to the model's size), so
 reading a clip for scoring costs less than decoding all of it.
 """
@@ -19,6 +19,16 @@ from .errors import ScoreAVError
 
 
 NOT_VIDEO = {"tty", "image2", "lavfi"}  # formats FFmpeg opens that are not clips (text as ANSI art, ...)
+_decode_threads = 0  # threads FFmpeg may decode a clip with; 0: as many as it likes (set_decode_threads)
+
+
+def set_decode_threads(threads: int) -> None:
+    """How many threads FFmpeg decodes each clip with, in this process, from now on; 0 (the default)
+    lets it choose (frame and slice threads, about one per core). A batch worker sets 1: it is one
+    core's worth of work beside other workers, and decoding threads would only contend for the
+    cores they hold. The frames are the same whatever the count."""
+    global _decode_threads
+    _decode_threads = max(0, int(threads))
 
 
 class SourceError(ScoreAVError):
@@ -171,7 +181,11 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if _decode_threads == 1:
+            stream.codec_context.thread_count = 1
+        else:
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = _decode_threads
         tb = stream.time_base
         rate = stream.average_rate or stream.guessed_rate
         guard = SkipGuard(stream.codec_context, skip_policy(float(rate) if rate else 0.0, fps), fps)

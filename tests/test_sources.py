@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import write_clip_without_frames
-from score_av.sources import FrameTimes, SourceError, clip_frames, iter_frames, probe
+from score_av.sources import FrameTimes, SourceError, clip_frames, iter_frames, probe, set_decode_threads
 
 
 @pytest.mark.parametrize("kind", ["mp4", "mkv", "avi", "odd", "audio"])
@@ -41,6 +41,17 @@ def test_frames_show_the_picture(clips):
     left, right = frames[0][:, :32].mean(), frames[0][:, 32:].mean()
     left_end, right_end = frames[-1][:, :32].mean(), frames[-1][:, 32:].mean()
     assert left - right > left_end - right_end
+
+
+def test_one_decoding_thread_gives_the_same_frames_as_many(clips):
+    """A batch worker decodes on one thread: its frames, and so its music, are render's."""
+    many = clip_frames(clips["mp4"], 64, fps=10)
+    set_decode_threads(1)
+    try:
+        one = clip_frames(clips["mp4"], 64, fps=10)
+    finally:
+        set_decode_threads(0)
+    assert np.array_equal(many[0], one[0]) and np.array_equal(many[1], one[1])
 
 
 def _truncate(path, out):

@@ -13,6 +13,7 @@ from dataclasses import replace
 from modelkit import UserError
 from score_av.models import Models
 from score_av.render import RenderOptions, render_clip
+from score_av.sources import set_decode_threads
 
 from .plan import Job
 
@@ -20,10 +21,11 @@ _models: dict[tuple[str, str], Models] = {}
 
 
 def prepare(options: RenderOptions, threads: int) -> None:
-    """Set this process's torch threads and load its models (once)."""
+    """Set this process's torch and decoding threads and load its models (once)."""
     import torch
 
     torch.set_num_threads(max(1, threads))
+    set_decode_threads(threads)
     models_for(options)
 
 

@@ -29,7 +29,7 @@ from .engine import LiveScore, LiveSettings
 from .midi_out import open_midi_out
 from .osc import OscIn, OscOut, parse_host_port
 from .player import TICKS_PER_SECOND, NoteEvent, Player
-from .service import Heartbeat, handle_signals, limit_malloc_arenas
+from .service import Heartbeat, handle_signals, limit_malloc_arenas, release_free_memory
 from .stats import LiveStats, spread
 from .window import Window, draw
 
@@ -39,6 +39,7 @@ WINDOW_FPS = 15.0
 HOUSEKEEPING = 0.02   # seconds between the main thread's rounds (window, heartbeat, stats)
 FADE_SECONDS = 1.0
 NOTICE_SECONDS = 1.5  # a camera that gives no frame, or the same picture, this long is lost: noticed within 2 s
+TRIM_SECONDS = 60.0   # between returns of glibc's free pages to the system (flat memory over weeks)
 
 
 @dataclass
@@ -146,12 +147,15 @@ class LiveRun:
         self.heartbeat.ready()
         log.info("live: %s, %s audio, %g bpm", self.config.source or f"camera {self.config.camera}",
                  self.config.audio_driver, self.config.bpm)
-        shown = 0.0
+        shown, trimmed = 0.0, self.clock()
         try:
             while not stop.is_set() and (until is None or self.clock() < until) and engine.is_alive():
                 stop.wait(HOUSEKEEPING)
                 if self.heartbeat.due():
                     self.heartbeat.beat()
+                if self.clock() - trimmed >= TRIM_SECONDS:
+                    trimmed = self.clock()
+                    release_free_memory()
                 self.stats.poll()
                 if self.window.is_open and self.clock() - shown >= 1 / WINDOW_FPS:
                     shown = self.clock()

@@ -47,6 +47,20 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
 
 
+def release_free_memory() -> bool:
+    """Give the pages of memory that is free inside glibc's heaps back to the system (malloc_trim).
+
+    Free memory that sits between blocks still in use is kept by glibc, and a heap's free gaps grow
+    slowly as frames, decoders and bars of different sizes come and go. Called once a minute by the
+    runner, on its housekeeping thread (it takes a millisecond or two). A no-op off glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def setup_logging(path: Path | None, level: str | int = "INFO", max_bytes: int = 5_000_000,
                   backups: int = 5) -> logging.Logger:
     """Send the "score_av" loggers to stderr (the journal, under systemd) and, with `path`, to a
