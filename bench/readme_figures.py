@@ -81,6 +81,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "phrase-test": (_cmd("bench/phrase_test.py"), False),
     "phrase-test-dance": (_cmd("bench/phrase_test.py", "--model", "dance"), False),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
+    "live-soak": (_cmd("bench/live_soak.py", "--minutes", "30", "--period", "180", "--outage", "10"), False),
     "batch-speed": (_cmd("bench/batch_speed.py"), True),
 }
 
@@ -585,6 +586,17 @@ def p_live_latency(fig: dict) -> str:
             f"{r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over {r['seconds'] / 60:.0f} minutes")
 
 
+def p_live_soak(fig: dict) -> str:
+    r = g(fig, "live-soak")
+    cam, back, mem = r["camera"], r["recovery_after_source_back_s"], r["memory"]
+    return (f"over {r['minutes']:.0f} minutes with the file failing every 3 minutes for 10 s (unplugged, frozen, "
+            f"hung in turn), each of the {cam['losses']} losses\n    was noticed within "
+            f"{cam['noticed_after_s']['max']:.2f} s and frames flowed again at most {back['max']:.2f} s after the "
+            f"source was back; resident memory\n    {mem['rss_mb_first']:.0f} MB at the start, "
+            f"{mem['rss_mb_last']:.0f} MB at the end, at most {mem['rss_mb_max']:.0f} MB, drifting "
+            f"{mem['slope_mb_per_hour_second_half']:+.0f} MB an hour over the second half")
+
+
 def p_batch_speed(fig: dict) -> str:
     r = g(fig, "batch-speed")
     runs, ratios = r["runs"], r["ratios"]
@@ -615,6 +627,7 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "data-prior": p_data_prior,
     "phrase-test": p_phrase_test,
     "live-latency": p_live_latency,
+    "live-soak": p_live_soak,
     "batch-speed": p_batch_speed,
 }
 BLOCK = ("-table", "-block", "-reading")

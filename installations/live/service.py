@@ -37,8 +37,9 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     A thread that allocates while another holds the main heap gets a heap of its own, and glibc
     keeps what a heap once held. The installation starts new threads on every reconnection (the
     reader, FFmpeg's decoding threads), each of which may land on a fresh heap, so its resident
-    memory rose by steps with each camera outage (+21 MB in a 30-minute soak; about +4 MB with two
-    heaps). Same as MALLOC_ARENA_MAX in the environment, which, when set, wins. A no-op off glibc."""
+    memory rose by steps with the camera's outages (+18 MB in 12 minutes with 23 outages; +8 MB
+    with two heaps, the rest of it taken back by release_free_memory). Same as MALLOC_ARENA_MAX in
+    the environment, which, when set, wins. A no-op off glibc."""
     if os.environ.get("MALLOC_ARENA_MAX") or platform.libc_ver()[0] != "glibc":
         return False
     try:
