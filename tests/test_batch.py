@@ -386,6 +386,18 @@ def test_a_pattern_picks_the_clips_of_a_folder(capsys, tmp_path):
 # -- bad input: one line, status 2, nothing written -------------------------------------------------
 
 
+def test_the_longest_clips_are_handed_out_first(tmp_path):
+    """So that short clips fill the end of a batch rather than a long one started last."""
+    from installations.batch.plan import longest_first, plan_jobs
+
+    short, long_, middle = (clip(tmp_path / f"{name}.mp4", 50 + i, seconds=s, size=(160, 120), fps=25)
+                            for i, (name, s) in enumerate([("short", 1), ("long", 6), ("middle", 3)]))
+    (tmp_path / "gone.mp4").write_bytes(b"x" * 10**6)
+    jobs = plan_jobs([short, tmp_path / "gone.mp4", long_, middle], tmp_path / "out")
+    (tmp_path / "gone.mp4").unlink()
+    assert [j.clip.stem for j in longest_first(jobs)] == ["long", "middle", "short", "gone"]
+
+
 def test_bad_input_is_one_line_and_status_2(capsys, tmp_path):
     out = tmp_path / "out"
     err = one_line_error(capsys, "batch", tmp_path / "no-such-folder", "-o", out, "--quiet")

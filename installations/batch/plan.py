@@ -109,6 +109,20 @@ def plan_jobs(inputs: list[Path], outdir: Path, pattern: str | None = None, midi
     return jobs
 
 
+def longest_first(jobs: list[Job]) -> list[Job]:
+    """The jobs in the order to hand them out: the largest file first (its size stands for its
+    length, known without opening it). The short clips then fill the gaps at the end, instead of a
+    long clip started last keeping one worker busy while the others have nothing left to do.
+    Equal sizes keep their order; a missing file goes last (it fails at once)."""
+    def size(job: Job) -> int:
+        try:
+            return job.clip.stat().st_size
+        except OSError:
+            return -1
+
+    return sorted(jobs, key=size, reverse=True)
+
+
 def clean_partials(jobs: list[Job]) -> int:
     """Remove what interrupted runs left under temporary names beside the jobs' outputs; how many."""
     removed = 0

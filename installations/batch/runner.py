@@ -17,7 +17,7 @@ from score_av.render import RenderOptions
 
 from .local import LocalBackend
 from .manifest import Manifest
-from .plan import Job, clean_partials, plan_jobs
+from .plan import Job, clean_partials, longest_first, plan_jobs
 
 
 @dataclass
@@ -60,7 +60,7 @@ def run_batch(inputs: list[Path], outdir: Path, options: RenderOptions = RenderO
     manifest = Manifest(outdir)
     done = set() if overwrite else {j for j in jobs if j.done()}
     stale = set() if overwrite else {j for j in jobs if j not in done and _failed_before(j, manifest)}
-    todo = [j for j in jobs if j not in done and j not in stale]
+    todo = longest_first([j for j in jobs if j not in done and j not in stale])
     summary.skipped, summary.failed_before = len(done), len(stale)
     summary.failures += [manifest.clips[str(j.clip)] for j in jobs if j in stale]
     by_clip = {str(j.clip): j for j in todo}
