@@ -177,8 +177,8 @@ def main() -> int:
             "seconds_of_video": round(summary["seconds_of_video"], 1),
             "wall_seconds": round(wall, 2),
             "wall_seconds_inside_run_batch": round(summary["wall_seconds"], 2),
-            "cpu_seconds": round(summary["cpu_seconds"], 1),
-            "cores_busy": round(summary["cpu_seconds"] / wall, 2),
+            **({"cpu_seconds": round(summary["cpu_seconds"], 1), "cores_busy": round(summary["cpu_seconds"] / wall, 2)}
+               if backend == "local" else {}),  # Ray's workers are not this process's children: not counted
             "video_seconds_per_second": round(rate, 2),
             "scored": summary["scored"], "failed": summary["failed"],
             **({"failures": summary["failures"]} if summary["failures"] else {}),
