@@ -606,7 +606,7 @@ def p_batch_speed(fig: dict) -> str:
             f"  two workers {rate('local_2_workers'):.0f} ({ratios['local_2_workers_over_1_worker']:.2f} times "
             f"as fast), Ray with two workers {rate('ray_2_workers'):.0f}; FFmpeg only decoding the same clips: "
             f"{runs['local_1_worker']['ffmpeg_video_seconds_per_second']:.0f};\n  one worker keeps "
-            f"{runs['local_1_worker']['cores_busy']:.1f} cores busy (the synthesizer runs beside the encoder), two "
+            f"{runs['local_1_worker']['cores_busy']:.1f} cores busy (its frame encoder and synthesizer run beside its decoding), two "
             f"keep {runs['local_2_workers']['cores_busy']:.1f}; single-threaded FFmpeg in two lanes runs "
             f"{ratios['ffmpeg_2_lanes_over_1_lane']:.2f} times as fast as in one;\n  "
             + ("the MIDI of every clip is the same on all three" if r["same_music_across_backends"]
