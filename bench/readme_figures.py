@@ -588,8 +588,10 @@ def p_live_latency(fig: dict) -> str:
 
 def p_live_soak(fig: dict) -> str:
     r = g(fig, "live-soak")
-    cam, back, mem = r["camera"], r["recovery_after_source_back_s"], r["memory"]
-    return (f"over {r['minutes']:.0f} minutes with the file failing every 3 minutes for 10 s (unplugged, frozen, "
+    cam, back, mem, out = r["camera"], r["recovery_after_source_back_s"], r["memory"], r["outages"]
+    period, outage = out[1]["start"] - out[0]["start"], out[0]["end"] - out[0]["start"]
+    return (f"over {r['minutes']:.0f} minutes with the file failing every {period / 60:g} minutes for {outage:g} s "
+            f"(unplugged, frozen, "
             f"hung in turn), each of the {cam['losses']} losses\n    was noticed within "
             f"{cam['noticed_after_s']['max']:.2f} s and frames flowed again at most {back['max']:.2f} s after the "
             f"source was back; resident memory\n    {mem['rss_mb_first']:.0f} MB at the start, "

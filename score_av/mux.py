@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .errors import ScoreAVError
-from .sources import VideoInfo
+from .sources import VideoInfo, use_decode_threads
 
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AUDIO_CODEC, AUDIO_BITRATE = "aac", 128_000
@@ -233,7 +233,7 @@ def mux(info: VideoInfo, audio: "AudioSource | np.ndarray", sample_rate: int, pl
             if plan.copy_video:
                 v_out = dst.add_stream_from_template(v_in)
             else:
-                v_in.thread_type = "AUTO"
+                use_decode_threads(v_in)
                 v_out = dst.add_stream(REENCODE_CODEC, rate=v_in.average_rate or v_in.guessed_rate or 25)
                 v_out.width, v_out.height = info.width // 2 * 2, info.height // 2 * 2
                 v_out.pix_fmt = "yuv420p"

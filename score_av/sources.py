@@ -1,8 +1,8 @@
 """Video files as the pipeline reads them: PyAV demuxing and decoding, the real timestamps, and
 every foreseeable failure (no file, not a video, no frames, damaged) as one clear SourceError.
 
-Frames are decoded with FFmpeg's own threads (`set_decode_threads`); the decoder skips the frames the analysis does not
-need, and only the frames it keeps are scaled (by swscale, straight to the model's size), so
+Frames are decoded with FFmpeg's own threads (`set_decode_threads`); the decoder skips the frames
+the analysis does not need, and only the frames it keeps are scaled (by swscale, straight to the model's size), so
 reading a clip for scoring costs less than decoding all of it.
 """
 from __future__ import annotations
@@ -29,6 +29,12 @@ def set_decode_threads(threads: int) -> None:
     cores they hold. The frames are the same whatever the count."""
     global _decode_threads
     _decode_threads = max(0, int(threads))
+
+
+def use_decode_threads(stream) -> None:
+    """Give a PyAV video stream's decoder the threads `set_decode_threads` allows (before decoding)."""
+    stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = _decode_threads
 
 
 class SourceError(ScoreAVError):
@@ -181,11 +187,7 @@ def iter_frames(path: str | os.PathLike, size: int | tuple[int, int] | None = No
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        if _decode_threads == 1:
-            stream.codec_context.thread_count = 1
-        else:
-            stream.thread_type = "AUTO"
-            stream.codec_context.thread_count = _decode_threads
+        use_decode_threads(stream)
         tb = stream.time_base
         rate = stream.average_rate or stream.guessed_rate
         guard = SkipGuard(stream.codec_context, skip_policy(float(rate) if rate else 0.0, fps), fps)

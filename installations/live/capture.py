@@ -24,6 +24,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from score_av.sources import use_decode_threads
+
 LOG = logging.getLogger("score_av.live.capture")
 
 OPEN_TIMEOUT = 5.0    # seconds an open() may take before the attempt counts as failed (USB cameras need ~1 s)
@@ -116,7 +118,7 @@ class FileSource:
             container.close()
             raise SourceLost(f"{self.name}: has no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # FFmpeg's own decoding threads
+        use_decode_threads(stream)  # FFmpeg's own decoding threads
         return container, stream
 
     def read(self) -> np.ndarray:

@@ -9,8 +9,8 @@ once and otherwise ignored.
 """
 from __future__ import annotations
 
-import logging
 import ctypes
+import logging
 import logging.handlers
 import os
 import platform
@@ -40,12 +40,8 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     memory rose by steps with the camera's outages (+18 MB in 12 minutes with 23 outages; +8 MB
     with two heaps, the rest of it taken back by release_free_memory). Same as MALLOC_ARENA_MAX in
     the environment, which, when set, wins. A no-op off glibc."""
-    if os.environ.get("MALLOC_ARENA_MAX") or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(arenas)))
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    return bool(libc is not None and not os.environ.get("MALLOC_ARENA_MAX") and libc.mallopt(_M_ARENA_MAX, int(arenas)))
 
 
 def release_free_memory() -> bool:
@@ -54,12 +50,18 @@ def release_free_memory() -> bool:
     Free memory that sits between blocks still in use is kept by glibc, and a heap's free gaps grow
     slowly as frames, decoders and bars of different sizes come and go. Called once a minute by the
     runner, on its housekeeping thread (it takes a millisecond or two). A no-op off glibc."""
+    libc = _glibc()
+    return bool(libc is not None and libc.malloc_trim(0))
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc (whose malloc the two calls above tune), else None."""
     if platform.libc_ver()[0] != "glibc":
-        return False
+        return None
     try:
-        return bool(ctypes.CDLL(None).malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
 
 
 def setup_logging(path: Path | None, level: str | int = "INFO", max_bytes: int = 5_000_000,
