@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+from score_av.models import MUSIC_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "clips"
@@ -75,7 +75,7 @@ def read_only_cpu(clip: Path, seconds: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=120.0, help="how long to run live (default: 120)")
-    ap.add_argument("--model", default="vae", help="the music model (default: vae)")
+    ap.add_argument("--model", default=MUSIC_MODEL, help=f"the music model (default: {MUSIC_MODEL})")
     args = ap.parse_args()
     from installations.live.config import read_config
     from installations.live.runner import LiveRun

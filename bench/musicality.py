@@ -9,7 +9,7 @@ own log-likelihood of the bars it gives. The same key fit, leaps and entropy are
 tunes: the test split of O'Neill's (the training corpus's held-out tunes) and Ryan's Mammoth
 (never trained on), each tune on its own. One JSON.
 
-    python bench/musicality.py [--model vae] [--clips CLIP ...]
+    python bench/musicality.py [--model dance] [--clips CLIP ...]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from music_vae.metrics import step_changes
 from music_vae.musicality import figures, recall
 from score_av.clips import write_clip
 from score_av.conductor import Conducting, best_shift, key_bias, transpose
-from score_av.models import Models
+from score_av.models import MUSIC_MODEL, Models
 from score_av.score import score_clip
 from score_av.sources import clip_frames
 from video_response import spearman
@@ -112,7 +112,7 @@ def tune_figures(names: list[str], split: str | None) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="vae", help="the music model (default: vae)")
+    ap.add_argument("--model", default=MUSIC_MODEL, help=f"the music model (default: {MUSIC_MODEL})")
     ap.add_argument("--clips", nargs="*", type=Path, help="clips to score (default: the shared clips)")
     ap.add_argument("--no-tunes", action="store_true", help="skip the real tunes (parsing a corpus is slow the first time)")
     args = ap.parse_args()

@@ -25,7 +25,7 @@ their rhythm distance to Ryan's. One JSON on stdout; progress on stderr.
 Each figure is the mean over `--repeats` shuffles of the folds (and of which real phrases are kept),
 printed with its lowest and highest.
 
-    PYTHONPATH=. python bench/phrase_test.py [--model vae] [--style NAME] [--key KEY] [--clips CLIP ...]
+    PYTHONPATH=. python bench/phrase_test.py [--model dance] [--style NAME] [--key KEY] [--clips CLIP ...]
         [--seeds none 1 2 ...] [--folds 5] [--repeats 5] [--all-meters]
 """
 from __future__ import annotations
@@ -44,6 +44,7 @@ from looped_clips import SHARED_CLIPS
 from music_vae.metrics import StyleProbe
 from music_vae.musicality import best_scale, figures, onsets, rhythm_distance, rhythm_histograms
 from music_vae.representation import FIRST_PITCH_TOKEN, NOTE_OFF, STEPS_PER_BAR
+from score_av.models import MUSIC_MODEL
 
 PHRASE_BARS = 8
 MAX_REAL_PER_RENDERED = 4   # real phrases kept per rendered phrase: enough, and fast; class weights do the rest
@@ -241,7 +242,7 @@ def parse_seed(text: str) -> int | None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="vae", help="the music model (default: vae)")
+    ap.add_argument("--model", default=MUSIC_MODEL, help=f"the music model (default: {MUSIC_MODEL})")
     ap.add_argument("--style", help="score in one style of the model's data prior (default: the whole prior)")
     ap.add_argument("--key", default="auto", help="the soundtracks' key, as render's --key (default: auto, from the "
                     "picture's colour: with one long clip, every phrase is in that one mode)")

@@ -16,7 +16,7 @@ cards (the model cards in media/models/), compare (`score-av eval compare`), wal
 style-classifier (measured here, `--measure NAME`), music-speed, variant-cost, render-speed,
 render-memory (the benchmark scripts beside this one), musae-cycle (trains `--config musae-cycle`,
 not shipped, and reads its card), video-response and demo-styles (the demo clip), phrase-test
-(bench/phrase_test.py). The cards group also carries each music model's data-prior figures.
+and phrase-test-vae (bench/phrase_test.py with the default model and with vae). The cards group also carries each music model's data-prior figures.
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ MODELS = ROOT / "media" / "models"
 DEMO_CLIP = ROOT / "media" / "demo-clip.mp4"
 CACHE = Path(os.environ.get("SCORE_AV_CACHE", Path.home() / ".cache" / "score-av")) / "figures"
 MUSIC_MODELS = ("vae", "flat", "musae")  # the three variants the comparisons put side by side
-SHIPPED_MUSIC = (*MUSIC_MODELS, "dance")  # and the vae trained on fiddle tunes alone
+DEFAULT_MUSIC = "dance"                   # the default music model (score_av.models.MUSIC_MODEL), a vae trained on fiddle tunes alone
+SHIPPED_MUSIC = (*MUSIC_MODELS, DEFAULT_MUSIC)
 CARDS = (*SHIPPED_MUSIC, "video")
 PY = sys.executable
 
@@ -76,10 +77,10 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "render-memory": (_cmd("bench/render_memory.py"), False),
     "musae-cycle": (_score_av("train", "music", "--variant", "musae", "--config", "musae-cycle",
                               "--out", str(CYCLE_OUT), "--device", "cpu"), False),
-    "video-response": (_cmd("bench/video_response.py", "--models", *MUSIC_MODELS), True),
+    "video-response": (_cmd("bench/video_response.py", "--models", DEFAULT_MUSIC, *MUSIC_MODELS), True),
     "demo-styles": (_self("demo-styles"), True),
     "phrase-test": (_cmd("bench/phrase_test.py"), False),
-    "phrase-test-dance": (_cmd("bench/phrase_test.py", "--model", "dance"), False),
+    "phrase-test-vae": (_cmd("bench/phrase_test.py", "--model", "vae"), False),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
     "live-soak": (_cmd("bench/live_soak.py", "--minutes", "30", "--period", "180", "--outage", "10"), False),
     "batch-speed": (_cmd("bench/batch_speed.py"), True),
@@ -491,7 +492,7 @@ def p_models_table(fig: dict) -> str:
         "|---|---|---|---|",
         f"| `flat`, `musae` (music) | {params} | from `vae`, {flat['steps']} and {musae['steps']} more steps: "
         f"{minutes(flat['wall_seconds'])} on {cores(flat['threads'])} and {minutes(musae['wall_seconds'])} on "
-        f"{cores(musae['threads'])} | see the table under \"Three music models\" |",
+        f"{cores(musae['threads'])} | see the table under \"Music models\" |",
         *(f"| `{name}` (music) | {card['parameters']:,} | {_card_train(card)} | {_music_figures(card)} |"
           for name, card in (("vae", vae), ("dance", dance))),
         f"| `video` | {video['parameters']:,} | {_card_train(video)} | held-out synthetic scenes: PSNR "
@@ -540,15 +541,20 @@ def _response(fig: dict) -> dict:
 
 
 def p_response_person(fig: dict) -> str:
-    rho = _response(fig)["vae"]["one-by-one-person-detection.mp4"]["spearman_video_change_vs_music_change"]
-    return f"{rho:.2f} on\n    the person-detection clip"
+    rho = {n: _response(fig)[n]["one-by-one-person-detection.mp4"]["spearman_video_change_vs_music_change"]
+           for n in (DEFAULT_MUSIC, "vae")}
+    return f"{rho[DEFAULT_MUSIC]:.2f} on\n    the person-detection clip with `{DEFAULT_MUSIC}`, {rho['vae']:.2f} with `vae`"
 
 
 def p_response_demo(fig: dict) -> str:
-    r = _response(fig)
-    q = {n: r[n]["demo-clip (cuts known)"]["music_change_where_video_moved_least_half"] for n in MUSIC_MODELS}
-    return (f"where the picture moves least the music changes {q['vae']:.2f} of its notes from bar to bar with\n"
-            f"    `vae`, {q['flat']:.2f} with `flat` and {q['musae']:.2f} with `musae`")
+    demo = {n: r["demo-clip (cuts known)"] for n, r in _response(fig).items()}
+    q = {n: d["music_change_where_video_moved_least_half"] for n, d in demo.items()}
+    cuts = {n: f"{d['cuts_above_p90']} of {len(d['music_change_at_cuts'])}" for n, d in demo.items()}
+    return (f"where the picture moves least the music changes {q[DEFAULT_MUSIC]:.2f} of its notes from bar to bar with\n"
+            f"    `{DEFAULT_MUSIC}`, {q['vae']:.2f} with `vae`, {q['flat']:.2f} with `flat` and {q['musae']:.2f} with "
+            f"`musae`, and the change at a cut is\n    above the 90th percentile of the changes inside the shots "
+            f"for {cuts[DEFAULT_MUSIC]} cuts with `{DEFAULT_MUSIC}`, {cuts['vae']}\n    with `vae`, {cuts['flat']} "
+            f"with `flat` and {cuts['musae']} with `musae`")
 
 
 def p_data_prior(fig: dict) -> str:
@@ -565,13 +571,13 @@ def p_data_prior(fig: dict) -> str:
 
 
 def p_phrase_test(fig: dict) -> str:
-    r, d = g(fig, "phrase-test"), g(fig, "phrase-test-dance")
+    r, v = g(fig, "phrase-test"), g(fig, "phrase-test-vae")
     return (f"{r['rendered_vs_real']['mean']:.2f} for soundtracks of the person-detection clip with 10 seeds "
-            f"against Ryan's\n    common-time tunes (two halves of Ryan's: {r['real_vs_real']['mean']:.2f}; "
-            f"against the training collections' own held-out\n    tunes: "
-            f"{r['rendered_vs_training_collections_test_split']['mean']:.2f}; the aim is 0.8 or less); with `--model dance`\n"
-            f"    {d['rendered_vs_real']['mean']:.2f}, {d['notes_per_bar']['rendered']:.1f} notes a bar against "
-            f"{d['notes_per_bar']['real']:.1f} in Ryan's")
+            f"against Ryan's\n    common-time tunes with `{r['model']}` (the aim is 0.8 or less; two halves of Ryan's: "
+            f"{r['real_vs_real']['mean']:.2f}; against the training\n    collections' own held-out tunes: "
+            f"{r['rendered_vs_training_collections_test_split']['mean']:.2f}), {r['notes_per_bar']['rendered']:.1f} "
+            f"notes a bar against {r['notes_per_bar']['real']:.1f} in Ryan's;\n    with `--model vae` "
+            f"{v['rendered_vs_real']['mean']:.2f} ({v['notes_per_bar']['rendered']:.1f} notes a bar)")
 
 
 def p_live_latency(fig: dict) -> str:

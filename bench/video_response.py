@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from music_vae.metrics import step_changes
+from score_av.models import MUSIC_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "clips"
@@ -67,7 +68,8 @@ def main() -> int:
     from video_vae.trained_model import VideoVAE
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=["vae"], help="music models to score with (default: vae)")
+    ap.add_argument("--models", nargs="+", default=[MUSIC_MODEL],
+                    help=f"music models to score with (default: {MUSIC_MODEL})")
     args = ap.parse_args()
     video = VideoVAE("video", "cpu")
     clip = DEMO_CLIP if DEMO_CLIP.is_file() else make_demo_clip()

@@ -11,6 +11,10 @@ conductor gives the bars a piece to belong to:
   the one the bar decoded there fits best.
 - **phrases.** Bars are placed an octave up or down so that each begins near where the last one
   ended, and a new bar that ends a phrase of four ends on the tonic.
+- **variation.** Inside a shot a new bar keeps the first beats of the bar before, more the less
+  the picture moved (keep_steps), and decodes the rest from its own code: decoded whole, two
+  bars of a dense idiom differ in most steps whatever their codes, and a slow move would sound
+  like a cut.
 - **themes.** Every look scored is remembered with its bar. When the picture comes back to a
   look (its code within `theme_radius` of one already played, other than the bar sounding now:
   whether the music moves on at all is `hold_steady`'s to say), that bar is played again, note
@@ -30,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH, STEPS_PER_BAR, VOCAB_SIZE
+from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH, STEPS_PER_BAR, STEPS_PER_QUARTER, VOCAB_SIZE
 
 from .key import Key
 from .models import MusicModel
@@ -55,6 +59,7 @@ class Conducting:
     memory: int = 4096              # looks remembered
     velocity: tuple[int, int] | None = VELOCITY
     density: float = 0.0            # motion adds this much of the model's density vector (more notes); 0: none
+    variation: bool = True          # a new bar near the one before keeps its first beats (keep_steps)
 
 
 @dataclass
@@ -106,16 +111,30 @@ def key_bias(key: Key | None, chromatic: float, register: tuple[int, int] | None
     return np.broadcast_to(bias, (n, STEPS_PER_BAR, VOCAB_SIZE)).copy()
 
 
-def decode_in_key(music: MusicModel, codes: np.ndarray, key: Key | None, how: Conducting) -> np.ndarray:
-    """Bars decoded from codes in `key` (see the module docstring); in their own keys when key is None."""
-    if not len(codes):
-        return np.zeros((0, STEPS_PER_BAR), np.int64)
+def codes_in_key(music: MusicModel, codes: np.ndarray, key: Key | None, how: Conducting) -> np.ndarray:
+    """The codes that say the same bars in `key`: each decoded, transposed into the key (best_shift)
+    and read back by the encoder. The codes themselves when key is None."""
+    if key is None or not len(codes):
+        return np.asarray(codes, np.float32)
     free = music.decode(codes)
-    if key is None:
-        return music.decode(codes, bias=key_bias(None, 0, how.register, len(codes)), leap_penalty=how.leap_penalty)
-    moved = transpose(free, np.array([best_shift(b, key, how.register) for b in free]))
-    return music.decode(music.encode(moved), bias=key_bias(key, how.chromatic, how.register, len(codes)),
-                        leap_penalty=how.leap_penalty)
+    return music.encode(transpose(free, np.array([best_shift(b, key, how.register) for b in free])))
+
+
+def decode_keyed(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Conducting,
+                 prefix: np.ndarray | None = None) -> np.ndarray:
+    """Bars decoded from codes already in `key` (codes_in_key), with the notes outside the key made
+    rare, leaps penalised and the register kept. `prefix` (n, k): the first k tokens of each, given."""
+    return music.decode(keyed, prefix=prefix, leap_penalty=how.leap_penalty,
+                        bias=key_bias(key, how.chromatic if key is not None else 0, how.register, len(keyed)))
+
+
+def keep_steps(distance: float) -> int:
+    """How much of the bar before a new bar keeps when its look is `distance` from that bar's: whole
+    beats, more the nearer it is, none at a cut (CUT), and never the last beat. A slowly moving
+    shot then varies its bars as a tune does (the head kept, the rest new) instead of starting a
+    new one every bar, and the music changes in step with the picture."""
+    beats = int(np.floor((1 - distance / CUT) * STEPS_PER_BAR / STEPS_PER_QUARTER))
+    return STEPS_PER_QUARTER * min(max(beats, 0), STEPS_PER_BAR // STEPS_PER_QUARTER - 1)
 
 
 def cadence(bar: np.ndarray, key: Key, register: tuple[int, int] | None) -> np.ndarray:
@@ -143,6 +162,23 @@ def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, i
     options = [o for o in (0, -12, 12, -24, 24) if pitches.min() + o >= lo and pitches.max() + o <= hi] or [0]
     best = min(options, key=lambda o: (abs(pitches[0] + o - last_pitch), abs(o)))
     return transpose(bar[None], np.array([best]))[0]
+
+
+def finish_bar(music: MusicModel, bar: np.ndarray, keyed: np.ndarray, key: Key | None, how: Conducting, index: int,
+               before: tuple[np.ndarray, float] | None, last_pitch: int | None) -> np.ndarray:
+    """A new bar (decoded from `keyed`, its code in `key`) made the piece's bar `index`. `before` is the bar
+    played before it and the distance between their looks: a near one lends its first beats
+    (keep_steps) and the rest is decoded after them; otherwise the bar is placed by octaves near
+    `last_pitch`. A bar that closes a phrase ends on the tonic. The offline conductor and the live
+    engine both finish their bars here."""
+    keep = keep_steps(before[1]) if how.variation and before is not None else 0
+    if keep:
+        bar = decode_keyed(music, keyed[None], key, how, prefix=before[0][None, :keep])[0]
+    elif how.phrases:
+        bar = place_octave(bar, last_pitch, how.register)
+    if how.phrases and key is not None and index % PHRASE == PHRASE - 1:
+        bar = cadence(bar, key, how.register)
+    return bar
 
 
 def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion: np.ndarray,
@@ -181,9 +217,11 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
     bars = np.zeros((n, STEPS_PER_BAR), np.int64)
     busier = codes + how.density * (np.asarray(motion, np.float32)[:, None] - 0.5) * \
         music.attributes.get("density", np.zeros(codes.shape[1], np.float32)) if n else codes
+    keyed = np.zeros_like(busier)
     for key_here in dict.fromkeys(keys[k] for k in new):
         idx = [k for k in new if keys[k] == key_here]
-        bars[idx] = decode_in_key(music, busier[idx], key_here, how)
+        keyed[idx] = codes_in_key(music, busier[idx], key_here, how)
+        bars[idx] = decode_keyed(music, keyed[idx], key_here, how)
     last_pitch = None
     for k in range(n):
         if held[k]:
@@ -191,12 +229,8 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
         elif theme_of[k] >= 0:
             bars[k] = bars[theme_of[k]]
         else:
-            bar = bars[k]
-            if how.phrases:
-                bar = place_octave(bar, last_pitch, how.register)
-                if keys[k] is not None and k % PHRASE == PHRASE - 1:
-                    bar = cadence(bar, keys[k], how.register)
-            bars[k] = bar
+            before = (bars[k - 1], float(np.linalg.norm(positions[k] - positions[k - 1]))) if k else None
+            bars[k] = finish_bar(music, bars[k], keyed[k], keys[k], how, k, before, last_pitch)
         onsets = bars[k][bars[k] >= FIRST_PITCH_TOKEN]
         if len(onsets):
             last_pitch = int(pitch_of(onsets[-1:])[0])

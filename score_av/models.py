@@ -14,6 +14,13 @@ import numpy as np
 
 from music_vae.data_prior import Placement
 
+# The music model a command uses when none is named: `dance`, the vae trained on O'Neill's and
+# Aird's fiddle tunes alone. The plain `vae` also learned Essen's German songs and Bach's chorales,
+# and mixes their quarter-note lines into every soundtrack; `dance`'s bars are the hardest to tell
+# from real tunes it never saw (the phrase test, docs/architecture.md), with the same key fit,
+# leaps, recall and response to the picture.
+MUSIC_MODEL = "dance"
+
 
 @runtime_checkable
 class VideoModel(Protocol):
@@ -66,7 +73,7 @@ class Models:
     video: VideoModel
 
     @classmethod
-    def load(cls, music: str = "vae", video: str = "video", device: str = "auto") -> "Models":
+    def load(cls, music: str = MUSIC_MODEL, video: str = "video", device: str = "auto") -> "Models":
         """The shipped models by name, or checkpoints by path."""
         from music_vae.trained_model import MusicVAE
         from video_vae.trained_model import VideoVAE

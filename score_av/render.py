@@ -19,7 +19,7 @@ from .conductor import THEME_RADIUS, VELOCITY, Conducting
 from .errors import ScoreAVError
 from .key import Key
 from .mapping import STEADY
-from .models import Models
+from .models import MUSIC_MODEL, Models
 from .mux import ReadAhead, check_writable, mux, plan_output
 from .score import ANALYSIS_FPS, Score, score_clip
 from .sources import probe
@@ -30,7 +30,7 @@ SAMPLE_RATE = 44100
 @dataclass(frozen=True)
 class RenderOptions:
     """Everything `score-av render` can be told besides the clip and the output (its --help says more)."""
-    model: str = "vae"                  # music model: shipped name or checkpoint path
+    model: str = MUSIC_MODEL            # music model: shipped name or checkpoint path
     video_model: str = "video"
     device: str = "auto"
     style: str | None = None            # musae: one style's region of the music space
@@ -46,6 +46,7 @@ class RenderOptions:
     key: str | None = "auto"            # "D", "E dorian", "auto" (from the picture's colour), None: none
     modulate: bool = False              # a cut may move the piece to a related key
     phrases: bool = True                # bars placed near each other, phrase ends on the tonic
+    variation: bool = True              # a bar near the one before keeps its first beats
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much
@@ -73,7 +74,7 @@ class RenderOptions:
     def conducting(self) -> Conducting:
         """How the conductor plays (the key is chosen in score_clip)."""
         return Conducting(modulate=self.modulate, theme_radius=self.themes, phrases=self.phrases,
-                          velocity=VELOCITY if self.dynamics else None, density=self.density)
+                          variation=self.variation, velocity=VELOCITY if self.dynamics else None, density=self.density)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The conductor: a key, phrases, themes that return and loudness that follows movement."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from music_vae.musicality import figures, onsets, recall
 from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH
 from score_av.clips import write_clip
-from score_av.conductor import REGISTER, VELOCITY, Conducting, cadence, conduct, place_octave
+from score_av.conductor import CUT, REGISTER, VELOCITY, Conducting, cadence, conduct, keep_steps, place_octave
 from score_av.errors import ScoreAVError
 from score_av.key import Key, key_from_colour
 from score_av.render import RenderOptions, render_clip
@@ -63,6 +64,25 @@ def test_a_look_that_returns_brings_its_bar_back_and_a_held_code_keeps_its_bar(m
     assert np.array_equal(done.bars[3], done.bars[0]) and np.array_equal(done.bars[4], done.bars[2])
     off = conduct(models.music, codes, codes, np.zeros(5), Conducting(key=Key.parse("G"), theme_radius=0))
     assert (off.theme_of == -1).all()
+
+
+def test_a_near_look_varies_the_bar_before_and_a_cut_starts_afresh(models):
+    assert [keep_steps(d) for d in (0.0, 0.7, 1.2, 2.0, 2.9, CUT, 10.0)] == [12, 12, 8, 4, 0, 0, 0]
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal(32).astype(np.float32)
+    step = rng.standard_normal(32).astype(np.float32)
+    step /= np.linalg.norm(step)
+    codes = np.stack([a, a + 1.2 * step, a + 2.0 * step, a + 2.0 * step + 6 * np.roll(step, 1)])
+    how = Conducting(key=Key.parse("G"), theme_radius=0)
+    varied = conduct(models.music, codes, codes, np.zeros(4), how)
+    whole = conduct(models.music, codes, codes, np.zeros(4), replace(how, variation=False))
+    bars = varied.bars
+    assert np.array_equal(bars[1][:8], bars[0][:8]) and np.array_equal(bars[2][:4], bars[1][:4])
+    assert not np.array_equal(bars[1], bars[0]) and not np.array_equal(bars[2], bars[1])  # the rest is new
+    assert np.mean(bars[3] != bars[2]) > np.mean(bars[1] != bars[0])  # the cut is heard more than the walk
+    assert np.array_equal(bars[0], whole.bars[0]) and not np.array_equal(bars[1], whole.bars[1])
+    _, pitch = onsets(bars)
+    assert Key.parse("G").contains(pitch).mean() >= 0.95
 
 
 def test_phrases_end_on_the_tonic_and_bars_start_near_the_last_note():

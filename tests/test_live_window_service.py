@@ -21,6 +21,7 @@ import pytest
 
 from installations.live import service, window
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF
+from score_av.models import MUSIC_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "model", "style", "bpm", "audio_driver", "wav", "midi_out", "osc", "osc_in",
@@ -316,7 +317,7 @@ def test_free_memory_between_blocks_in_use_goes_back_to_the_system():
 def test_example_config_parses_with_exactly_the_options():
     config = tomllib.loads((ROOT / "installations" / "live.example.toml").read_text(encoding="utf-8"))
     assert set(config) == CONFIG_KEYS
-    assert config["bpm"] == 120 and config["model"] == "vae" and config["osc_in"] == "127.0.0.1:9001"
+    assert config["bpm"] == 120 and config["model"] == MUSIC_MODEL and config["osc_in"] == "127.0.0.1:9001"
     assert config["audio_driver"] in {"alsa", "pulseaudio", "jack", "coreaudio", "file"}
     assert 0 <= config["volume"] <= 1 and 0 <= config["program"] <= 127
 

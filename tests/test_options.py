@@ -54,13 +54,13 @@ def test_every_command_line_option_reaches_the_library():
         "render", "c.mp4", "--model", "flat", "--video-model", "v.pt", "--device", "cpu", "--style", "irish",
         "--bpm", "90", "--seed", "3", "--program", "40", "--soundfont", "f.sf2", "--smooth", "0.5", "--steady", "2",
         "--analysis-fps", "4", "--fit", "--fit-seconds", "7", "--keep-audio", "--midi", "m.mid", "--wav", "w.wav",
-        "--report", "r.png", "--density", "0.5", "--key", "E dorian", "--modulate", "--no-phrases", "--themes", "2",
+        "--report", "r.png", "--density", "0.5", "--key", "E dorian", "--modulate", "--no-phrases", "--no-variation", "--themes", "2",
         "--no-dynamics"])
     assert options_from(args) == RenderOptions(
         model="flat", video_model="v.pt", device="cpu", style="irish", bpm=90.0, seed=3, program=40,
         soundfont=Path("f.sf2"), smooth=0.5, steady=2.0, analysis_fps=4.0, fit_seconds=7.0, keep_audio=True,
         midi=Path("m.mid"), wav=Path("w.wav"), report=Path("r.png"), density=0.5, key="E dorian", modulate=True,
-        phrases=False, themes=2.0, dynamics=False)
+        phrases=False, variation=False, themes=2.0, dynamics=False)
     assert options_from(build_parser().parse_args(["render", "c.mp4"])) == RenderOptions()
 
 

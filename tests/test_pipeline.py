@@ -125,9 +125,9 @@ def test_the_frame_size_comes_from_the_video_model(models, clip):
 
 def test_one_library_call_does_what_the_command_does(capsys, models, clip, tmp_path):
     code, _, _ = run(capsys, "render", clip, "-o", tmp_path / "cli.mp4", "--midi", tmp_path / "cli.mid",
-                     "--seed", 4, "--bpm", 90, "--device", "cpu", "--quiet")
+                     "--model", "vae", "--seed", 4, "--bpm", 90, "--device", "cpu", "--quiet")  # the fixture's model
     assert code == 0
-    options = RenderOptions(seed=4, bpm=90, midi=tmp_path / "lib.mid", wav=tmp_path / "lib.wav")
+    options = RenderOptions(model="vae", seed=4, bpm=90, midi=tmp_path / "lib.mid", wav=tmp_path / "lib.wav")
     result = render_clip(clip, tmp_path / "lib.mp4", options, models=models)
     assert result.written == [tmp_path / "lib.mp4", tmp_path / "lib.mid", tmp_path / "lib.wav"]
     assert (tmp_path / "lib.mid").read_bytes() == (tmp_path / "cli.mid").read_bytes()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from score_av.errors import ScoreAVError
+from score_av.models import MUSIC_MODEL
 
 from .player import DRIVERS
 
@@ -23,7 +24,7 @@ class LiveConfigError(ScoreAVError):
 class LiveConfig:
     camera: int = 0
     source: str | None = None        # a file or URL played in real time instead of the camera
-    model: str = "vae"
+    model: str = MUSIC_MODEL
     style: str | None = None
     bpm: float = 120.0
     audio_driver: str = "alsa"

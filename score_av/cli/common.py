@@ -12,22 +12,24 @@ from music_vae.midi_io import bar_seconds, notes_to_midi, write_midi
 from music_vae.representation import tokens_to_notes
 
 from .. import synth
+from ..models import MUSIC_MODEL
 from ..render import Progress
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="vae", metavar="NAME_OR_PATH",
-                   help="the music model: vae (plain), flat (smoother steps: a small change in the picture "
-                        "is a small change in the music), musae (organised by style, see --style) or dance (the vae "
-                        "trained on Irish and Scottish fiddle tunes alone: their rhythm and density), "
-                        "shipped in media/models/; or a checkpoint path (default: vae)")
+    p.add_argument("--model", default=MUSIC_MODEL, metavar="NAME_OR_PATH",
+                   help="the music model: dance (the default: a vae trained on Irish and Scottish fiddle tunes "
+                        "alone, with their rhythm and density), vae (the same network trained on five collections: "
+                        "German songs, Bach chorales, Chinese, Irish and Scottish tunes), flat (smoother steps: a "
+                        "small change in the picture is a small change in the music) or musae (organised by "
+                        "style, see --style), shipped in media/models/; or a checkpoint path")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
 
 
 def add_style_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", metavar="NAME",
-                   help="draw the music from one style's region of the model's data prior (bach, chinese, "
-                        "german, irish, lorraine, luxembourg, scottish; dance: irish, scottish; a musae model "
+                   help="draw the music from one style's region of the model's data prior (dance: irish, scottish; "
+                        "vae, flat, musae: bach, chinese, german, irish, lorraine, luxembourg, scottish; a musae model "
                         "without a data prior: bach, chinese, german, irish, scottish)")
 
 

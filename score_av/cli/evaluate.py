@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+from ..models import MUSIC_MODEL
+
 FIGURES = [  # (key, what a person reads in the table, better when)
     ("teacher_forced_accuracy", "teacher-forced accuracy", "higher"),
     ("sampled_accuracy", "sampled accuracy", "higher"),
@@ -38,7 +40,8 @@ def register(sub) -> None:
                     "interp_evenness), flatness (flatness_condition_number, flatness_logdet_std) and style "
                     "(style_probe_accuracy; style_sample_accuracy for musae). The style probe is fitted on the "
                     "training split of the data and scored on its test split.")
-    p.add_argument("--model", default="vae", metavar="NAME_OR_PATH", help="vae, flat, musae or a checkpoint (default: vae)")
+    p.add_argument("--model", default=MUSIC_MODEL, metavar="NAME_OR_PATH",
+                   help=f"dance, vae, flat, musae or a checkpoint (default: {MUSIC_MODEL})")
     _data_options(p)
     p.set_defaults(run=run_eval_music)
 

@@ -5,6 +5,8 @@ import argparse
 import time
 from pathlib import Path
 
+from ..models import MUSIC_MODEL
+
 EXAMPLES = """\
 examples:
   score-av live                                         camera 0, FluidSynth on ALSA, a window when there is a display
@@ -33,7 +35,7 @@ def register(sub) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--camera", type=int, metavar="INDEX", help="camera index (default: 0)")
     where.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream played in real time, looping")
-    p.add_argument("--model", metavar="NAME_OR_PATH", help="the music model (default: vae; see score-av render --help)")
+    p.add_argument("--model", metavar="NAME_OR_PATH", help=f"the music model (default: {MUSIC_MODEL}; see score-av render --help)")
     p.add_argument("--style", metavar="NAME", help="one style of the model's data prior")
     p.add_argument("--bpm", type=float, help="tempo (default: 120)")
     p.add_argument("--audio-driver", choices=("alsa", "pulseaudio", "jack", "coreaudio", "file"),

@@ -81,6 +81,9 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
     music.add_argument("--modulate", action="store_true", help="a cut in the picture may move the piece to a related key")
     music.add_argument("--no-phrases", dest="phrases", action="store_false",
                        help="do not place bars near each other nor end each phrase of four bars on the tonic")
+    music.add_argument("--no-variation", dest="variation", action="store_false",
+                       help="every new bar decoded whole (default: a bar whose picture moved less than a cut keeps "
+                            "the first beats of the bar before, more the less it moved, and the rest is new)")
     music.add_argument("--themes", type=float, default=1.0, metavar="R",
                        help="when the picture comes back to a look already scored (its code within R), its bar "
                             "comes back note for note (default: 1.0; 0 = off)")
@@ -98,7 +101,7 @@ def scoring_options(args: argparse.Namespace) -> RenderOptions:
                          smooth=args.smooth, steady=args.steady, analysis_fps=args.analysis_fps,
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
-                         phrases=args.phrases, themes=args.themes, dynamics=args.dynamics, density=args.density)
+                         phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics, density=args.density)
 
 
 def options_from(args: argparse.Namespace) -> RenderOptions:
