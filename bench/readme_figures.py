@@ -558,10 +558,10 @@ def p_response_demo(fig: dict) -> str:
 
 
 def p_data_prior(fig: dict) -> str:
-    prior = g(fig, "cards")["vae"]["data_prior"]
+    prior = g(fig, "cards")[DEFAULT_MUSIC]["data_prior"]
     ll, rhythm = prior["test_log_likelihood_nats"], prior["rhythm_against_test_bars"]
     ours, theirs = rhythm["data_prior"], rhythm["trained_prior"]
-    return (f"the test split's codes have a log-likelihood of {ll['data_prior']:.1f} nats under the `vae`'s\n"
+    return (f"the test split's codes have a log-likelihood of {ll['data_prior']:.1f} nats under the `{DEFAULT_MUSIC}`'s\n"
             f"data prior ({prior['components']} components) against {ll['trained_prior']:.1f} under N(0, I); "
             f"bars drawn from it put {ours['offbeat_sixteenths']:.0%} of\n"
             f"their onsets on off-beat sixteenths (real held-out bars {ours['reference_offbeat_sixteenths']:.0%}, "

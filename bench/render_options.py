@@ -34,6 +34,8 @@ RUNS = {  # label: (options, what --help claims)
     "--seed 3": ({"seed": 3}, "other music for the same picture"),
     "--bpm 90": ({"bpm": 90.0}, "bars of 240/90 s"),
     "--program 40": ({"program": 40}, "the melody on GM program 40 (violin)"),
+    "--no-variation": ({"variation": False}, "every new bar decoded whole: more change inside a shot"),
+    "--model vae": ({"model": "vae"}, "the vae trained on five collections: fewer notes a bar"),
     "--model flat": ({"model": "flat"}, "the flat music model"),
     "--model musae --style irish": ({"model": "musae", "style": "irish"}, "music from the Irish region"),
     "--keep-audio": ({"keep_audio": True}, "the clip's own sound kept as a second track"),
@@ -59,7 +61,7 @@ def main() -> int:
     args = ap.parse_args()
     if not args.clip.exists():
         sys.exit(f"{args.clip} is missing: pass --clip CLIP")
-    shipped = Models.load("vae", "video", "cpu")
+    shipped = Models.load(device="cpu")  # the default models
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, (options, claim) in RUNS.items():

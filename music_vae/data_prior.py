@@ -132,8 +132,11 @@ class DataPrior:
             mine, near = components == k, self.anchors[self.anchor_of == k]
             if not len(near):
                 continue
-            to_anchor = np.linalg.solve(self.chols[k], (codes[mine][:, None, :] - near[None]).reshape(-1, self.dim).T)
-            distance = (to_anchor ** 2).sum(0).reshape(mine.sum(), len(near))
+            # whitened by the component's factor, codes and anchors are compared by plain distance:
+            # (n, anchors) numbers, never an (n, anchors, d) array (a long clip has thousands of bars)
+            white_codes = np.linalg.solve(self.chols[k], codes[mine].T).T
+            white_near = np.linalg.solve(self.chols[k], near.T).T
+            distance = (white_near ** 2).sum(1)[None] - 2 * white_codes @ white_near.T
             nearest = near[distance.argmin(axis=1)]
             out[mine] = nearest + PULL * (codes[mine] - nearest)
         return out.astype(np.float32)

@@ -1,4 +1,6 @@
 """The data prior (music_vae/data_prior.py): a mixture fitted to real codes, and the map into it."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,23 @@ def test_codes_are_pulled_towards_the_real_codes_of_their_component():
     assert gap(prior.place(z)) < 0.5 * gap(without.place(z))
     moved = np.linalg.norm(prior.place(z + 1e-3) - prior.place(z), axis=1)
     assert np.median(moved) < 1e-3  # near codes mostly share their anchor
+
+
+def test_an_hour_of_bars_is_pulled_to_the_nearest_anchor_in_little_memory():
+    rng = np.random.default_rng(6)
+    d, n = 32, 2000  # an hour of bars at 120 bpm is 1800
+    chol = np.linalg.cholesky(np.cov(rng.standard_normal((200, d)).T) + np.eye(d))
+    anchors = rng.standard_normal((600, d))
+    prior = DataPrior([1.0], np.zeros((1, d)), chol[None], ["a"], anchors, np.zeros(600, int))
+    codes = rng.standard_normal((n, d)).astype(np.float32)
+    tracemalloc.start()
+    pulled = prior.pull(codes, np.zeros(n, int))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40e6  # an (n, anchors, d) array of differences would be 307 MB
+    white = lambda x: np.linalg.solve(chol, np.asarray(x, np.float64).T).T  # noqa: E731
+    nearest = anchors[np.argmin(((white(codes)[:, None] - white(anchors)[None]) ** 2).sum(2), axis=1)]
+    assert np.allclose(pulled, nearest + 0.3 * (codes - nearest), atol=1e-5)
 
 
 def test_it_is_kept_beside_the_checkpoint_and_read_back_the_same(tmp_path):
