@@ -16,7 +16,8 @@ cards (the model cards in media/models/), compare (`score-av eval compare`), wal
 style-classifier (measured here, `--measure NAME`), music-speed, variant-cost, render-speed,
 render-memory (the benchmark scripts beside this one), musae-cycle (trains `--config musae-cycle`,
 not shipped, and reads its card), video-response and demo-styles (the demo clip), phrase-test
-and phrase-test-vae (bench/phrase_test.py with the default model and with vae). The cards group also carries each music model's data-prior figures.
+and phrase-test-vae (bench/phrase_test.py with the default model and with vae). The cards group
+also carries each music model's data-prior figures.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ MODELS = ROOT / "media" / "models"
 DEMO_CLIP = ROOT / "media" / "demo-clip.mp4"
 CACHE = Path(os.environ.get("SCORE_AV_CACHE", Path.home() / ".cache" / "score-av")) / "figures"
 MUSIC_MODELS = ("vae", "flat", "musae")  # the three variants the comparisons put side by side
-DEFAULT_MUSIC = "dance"                   # the default music model (score_av.models.MUSIC_MODEL), a vae trained on fiddle tunes alone
+DEFAULT_MUSIC = "dance"  # the default music model (score_av.models.MUSIC_MODEL): a vae trained on fiddle tunes alone
 SHIPPED_MUSIC = (*MUSIC_MODELS, DEFAULT_MUSIC)
 CARDS = (*SHIPPED_MUSIC, "video")
 PY = sys.executable
@@ -543,14 +544,16 @@ def _response(fig: dict) -> dict:
 def p_response_person(fig: dict) -> str:
     rho = {n: _response(fig)[n]["one-by-one-person-detection.mp4"]["spearman_video_change_vs_music_change"]
            for n in (DEFAULT_MUSIC, "vae")}
-    return f"{rho[DEFAULT_MUSIC]:.2f} on\n    the person-detection clip with `{DEFAULT_MUSIC}`, {rho['vae']:.2f} with `vae`"
+    return (f"{rho[DEFAULT_MUSIC]:.2f} on\n    the person-detection clip with `{DEFAULT_MUSIC}`, "
+            f"{rho['vae']:.2f} with `vae`")
 
 
 def p_response_demo(fig: dict) -> str:
     demo = {n: r["demo-clip (cuts known)"] for n, r in _response(fig).items()}
     q = {n: d["music_change_where_video_moved_least_half"] for n, d in demo.items()}
     cuts = {n: f"{d['cuts_above_p90']} of {len(d['music_change_at_cuts'])}" for n, d in demo.items()}
-    return (f"where the picture moves least the music changes {q[DEFAULT_MUSIC]:.2f} of its notes from bar to bar with\n"
+    return (f"where the picture moves least the music changes {q[DEFAULT_MUSIC]:.2f} of its notes from bar to bar "
+            f"with\n"
             f"    `{DEFAULT_MUSIC}`, {q['vae']:.2f} with `vae`, {q['flat']:.2f} with `flat` and {q['musae']:.2f} with "
             f"`musae`, and the change at a cut is\n    above the 90th percentile of the changes inside the shots "
             f"for {cuts[DEFAULT_MUSIC]} cuts with `{DEFAULT_MUSIC}`, {cuts['vae']}\n    with `vae`, {cuts['flat']} "
@@ -561,7 +564,8 @@ def p_data_prior(fig: dict) -> str:
     prior = g(fig, "cards")[DEFAULT_MUSIC]["data_prior"]
     ll, rhythm = prior["test_log_likelihood_nats"], prior["rhythm_against_test_bars"]
     ours, theirs = rhythm["data_prior"], rhythm["trained_prior"]
-    return (f"the test split's codes have a log-likelihood of {ll['data_prior']:.1f} nats under the `{DEFAULT_MUSIC}`'s\n"
+    return (f"the test split's codes have a log-likelihood of {ll['data_prior']:.1f} nats under the "
+            f"`{DEFAULT_MUSIC}`'s\n"
             f"data prior ({prior['components']} components) against {ll['trained_prior']:.1f} under N(0, I); "
             f"bars drawn from it put {ours['offbeat_sixteenths']:.0%} of\n"
             f"their onsets on off-beat sixteenths (real held-out bars {ours['reference_offbeat_sixteenths']:.0%}, "

@@ -166,8 +166,8 @@ def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, i
 
 def finish_bar(music: MusicModel, bar: np.ndarray, keyed: np.ndarray, key: Key | None, how: Conducting, index: int,
                before: tuple[np.ndarray, float] | None, last_pitch: int | None) -> np.ndarray:
-    """A new bar (decoded from `keyed`, its code in `key`) made the piece's bar `index`. `before` is the bar
-    played before it and the distance between their looks: a near one lends its first beats
+    """A new bar (decoded from `keyed`, its code in `key`) made the piece's bar `index`. `before` is
+    the bar played before it and the distance between their looks: a near one lends its first beats
     (keep_steps) and the rest is decoded after them; otherwise the bar is placed by octaves near
     `last_pitch`. A bar that closes a phrase ends on the tonic. The offline conductor and the live
     engine both finish their bars here."""

@@ -35,7 +35,8 @@ def register(sub) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--camera", type=int, metavar="INDEX", help="camera index (default: 0)")
     where.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream played in real time, looping")
-    p.add_argument("--model", metavar="NAME_OR_PATH", help=f"the music model (default: {MUSIC_MODEL}; see score-av render --help)")
+    p.add_argument("--model", metavar="NAME_OR_PATH",
+                   help=f"the music model (default: {MUSIC_MODEL}; see score-av render --help)")
     p.add_argument("--style", metavar="NAME", help="one style of the model's data prior")
     p.add_argument("--bpm", type=float, help="tempo (default: 120)")
     p.add_argument("--audio-driver", choices=("alsa", "pulseaudio", "jack", "coreaudio", "file"),

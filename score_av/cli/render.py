@@ -101,7 +101,8 @@ def scoring_options(args: argparse.Namespace) -> RenderOptions:
                          smooth=args.smooth, steady=args.steady, analysis_fps=args.analysis_fps,
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
-                         phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics, density=args.density)
+                         phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics,
+                         density=args.density)
 
 
 def options_from(args: argparse.Namespace) -> RenderOptions:
