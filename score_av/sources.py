@@ -66,6 +66,12 @@ def _open(path: Path):
         raise SourceError(f"{path}: is a folder, not a video file")
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: the file is empty")
+    cut = _box_cut_short(path)
+    if cut:
+        where = {"moov": "inside its index (the MP4 'moov' box)",
+                 "mdat": "inside its picture and sound (the 'mdat' box)"}
+        raise SourceError(f"{path}: the file is truncated: it ends {where.get(cut, f'inside its {cut!r} box')}; "
+                          f"re-download or re-encode it")
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.EOFError:
@@ -74,12 +80,40 @@ def _open(path: Path):
         raise SourceError(f"{path}: FFmpeg cannot read it ({_reason(exc)}): not a video file, "
                           f"or a damaged or truncated one") from None
     fmt = container.format.name
-    if fmt in NOT_VIDEO or fmt.endswith("_pipe") or not container.streams.video:
+    video = container.streams.video
+    if video and video[0].codec_context is None:
+        container.close()
+        raise SourceError(f"{path}: FFmpeg finds a video stream but cannot tell how it is encoded: the file is "
+                          f"damaged; re-encode or re-download it")
+    if fmt in NOT_VIDEO or fmt.endswith("_pipe") or not video:
         container.close()
         what = {"tty": "a text file"}.get(fmt, "a still image" if fmt.endswith("_pipe") or fmt == "image2"
                                           else "an audio file, or a video with no frames")
         raise SourceError(f"{path}: has no video: FFmpeg reads it as {what}")
     return container
+
+
+def _box_cut_short(path: Path) -> str | None:
+    """For an MP4/MOV file (one that opens with an 'ftyp' box), the type of the top-level box that
+    claims more bytes than the file has: a download or copy cut short. None otherwise. FFmpeg reads
+    such a file as far as it can: with the index written last it may see no video, a video stream
+    without its codec, or fewer frames than there are."""
+    size, at = path.stat().st_size, 0
+    with open(path, "rb") as f:
+        if f.read(8)[4:] != b"ftyp":
+            return None
+        while at + 8 <= size:
+            f.seek(at)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8].decode("latin-1")
+            if length == 1 and len(head) == 16:  # a 64-bit size follows the type
+                length = int.from_bytes(head[8:16], "big")
+            if length < 8:  # 0 runs to the end of the file; less than a header is not a box
+                return None
+            if at + length > size:
+                return kind
+            at += length
+    return None
 
 
 def _reason(exc: Exception) -> str:

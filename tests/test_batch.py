@@ -100,7 +100,7 @@ def test_a_folder_is_scored_the_bad_files_are_named_and_a_rerun_does_nothing(cap
     assert {Path(c).name for c in records} == {"a.mp4", "b.mp4", "c.mkv", "corrupt.mp4", "empty.mp4", "notes.mov"}
     for name in ("a.mp4", "sub/b.mp4", "c.mkv"):
         assert records[str((inp / name).resolve())]["status"] == "done"
-    for name, reason in [("empty.mp4", "empty"), ("corrupt.mp4", "FFmpeg cannot read"),
+    for name, reason in [("empty.mp4", "empty"), ("corrupt.mp4", "the file is truncated: it ends inside its picture"),
                          ("notes.mov", "FFmpeg cannot read")]:
         record = records[str((inp / name).resolve())]
         assert record["status"] == "failed" and reason in record["error"], record

@@ -60,6 +60,14 @@ def _truncate(path, out):
     return out
 
 
+def _cut_in_index(path, out, share: float):
+    """The clip cut inside its index (the MP4 'moov' box, written last), `share` of the way into it."""
+    data = path.read_bytes()
+    start = data.index(b"moov") - 4
+    out.write_bytes(data[: start + int(share * int.from_bytes(data[start:start + 4], "big"))])
+    return out
+
+
 def _write(out, data: bytes):
     out.write_bytes(data)
     return out
@@ -72,6 +80,9 @@ def _write(out, data: bytes):
     (lambda d, c: _write(d / "notes.txt", b"not a video\n" * 50), "text file"),
     (lambda d, c: _truncate(c["mkv"], d / "cut.mkv"), "truncated"),
     (lambda d, c: _truncate(c["mp4"], d / "cut.mp4"), "truncated"),
+    (lambda d, c: _cut_in_index(c["mp4"], d / "cut-index.mp4", 0.05), "truncated: it ends inside its index"),
+    (lambda d, c: _cut_in_index(c["mp4"], d / "cut-index.mp4", 0.4), "truncated: it ends inside its index"),
+    (lambda d, c: _cut_in_index(c["mp4"], d / "cut-index.mp4", 0.95), "truncated: it ends inside its index"),
     (lambda d, c: write_clip_without_frames(d / "none.mkv"), "truncated or empty"),
     (lambda d, c: write_clip_without_frames(d / "none.mp4"), "no frames"),
 ])
