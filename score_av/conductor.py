@@ -164,18 +164,21 @@ def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, i
     return transpose(bar[None], np.array([best]))[0]
 
 
-def finish_bar(music: MusicModel, bar: np.ndarray, keyed: np.ndarray, key: Key | None, how: Conducting, index: int,
-               before: tuple[np.ndarray, float] | None, last_pitch: int | None) -> np.ndarray:
-    """A new bar (decoded from `keyed`, its code in `key`) made the piece's bar `index`. `before` is
-    the bar played before it and the distance between their looks: a near one lends its first beats
-    (keep_steps) and the rest is decoded after them; otherwise the bar is placed by octaves near
-    `last_pitch`. A bar that closes a phrase ends on the tonic. The offline conductor and the live
-    engine both finish their bars here."""
+def finish_bar(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Conducting, index: int,
+               before: tuple[np.ndarray, float] | None, last_pitch: int | None,
+               whole: np.ndarray | None = None) -> np.ndarray:
+    """The piece's new bar `index`, decoded from `keyed` (its code in `key`). `before` is the bar
+    played before it and the distance between their looks: a near one lends its first beats
+    (keep_steps) and the rest is decoded after them; otherwise the bar is decoded whole (or is
+    `whole`, already decoded in a batch) and placed by octaves near `last_pitch`. A bar that closes
+    a phrase ends on the tonic. The offline conductor and the live engine both finish their bars here."""
     keep = keep_steps(before[1]) if how.variation and before is not None else 0
     if keep:
         bar = decode_keyed(music, keyed[None], key, how, prefix=before[0][None, :keep])[0]
-    elif how.phrases:
-        bar = place_octave(bar, last_pitch, how.register)
+    else:
+        bar = whole if whole is not None else decode_keyed(music, keyed[None], key, how)[0]
+        if how.phrases:
+            bar = place_octave(bar, last_pitch, how.register)
     if how.phrases and key is not None and index % PHRASE == PHRASE - 1:
         bar = cadence(bar, key, how.register)
     return bar
@@ -230,7 +233,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
             bars[k] = bars[theme_of[k]]
         else:
             before = (bars[k - 1], float(np.linalg.norm(positions[k] - positions[k - 1]))) if k else None
-            bars[k] = finish_bar(music, bars[k], keyed[k], keys[k], how, k, before, last_pitch)
+            bars[k] = finish_bar(music, keyed[k], keys[k], how, k, before, last_pitch, whole=bars[k])
         onsets = bars[k][bars[k] >= FIRST_PITCH_TOKEN]
         if len(onsets):
             last_pitch = int(pitch_of(onsets[-1:])[0])

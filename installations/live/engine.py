@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
-from score_av.conductor import Conducting, codes_in_key, decode_keyed, finish_bar, key_bias, pitch_of
+from score_av.conductor import Conducting, codes_in_key, finish_bar, key_bias, pitch_of
 from score_av.key import Key, key_from_colour
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
@@ -274,10 +274,9 @@ class LiveScore:
             if distance[best] < how.theme_radius and (previous is None or
                                                       not np.array_equal(self._memory[best][1], previous.tokens)):
                 return self._memory[best][1], look, code[0]
-        keyed = codes_in_key(self.music, code, self.key, how)
-        tokens = decode_keyed(self.music, keyed, self.key, how)[0]
+        keyed = codes_in_key(self.music, code, self.key, how)[0]
         before = (previous.tokens, float(np.linalg.norm(look - previous.position))) if previous is not None else None
-        tokens = finish_bar(self.music, tokens, keyed[0], self.key, how, index, before, self._last_pitch)
+        tokens = finish_bar(self.music, keyed, self.key, how, index, before, self._last_pitch)
         self._memory = (self._memory + [(look, tokens)])[-how.memory:]
         return tokens, look, code[0]
 
