@@ -10,7 +10,8 @@ conductor gives the bars a piece to belong to:
   register forbidden. With `modulate`, a cut in the picture may move the piece to a related key:
   the one the bar decoded there fits best.
 - **phrases.** Bars are placed an octave up or down so that each begins near where the last one
-  ended, and a new bar that ends a phrase of four ends on the tonic.
+  ended, and the bar that sounds at the end of a phrase of four ends on the tonic, whatever made
+  it: a new bar, a held one or a theme brought back (phrase_end).
 - **variation.** Inside a shot a new bar keeps the first beats of the bar before, more the less
   the picture moved (keep_steps), and decodes the rest from its own code: decoded whole, two
   bars of a dense idiom differ in most steps whatever their codes, and a slow move would sound
@@ -152,6 +153,15 @@ def cadence(bar: np.ndarray, key: Key, register: tuple[int, int] | None) -> np.n
     return out
 
 
+def phrase_end(bar: np.ndarray, key: Key | None, how: Conducting, index: int) -> np.ndarray:
+    """The bar that sounds as bar `index` of the piece: when it closes a phrase (every PHRASE-th bar)
+    its last note is moved to the tonic, whether it was decoded anew, held from the bar before or
+    brought back as a theme. A listener hears where phrases end, not how their bars were made."""
+    if how.phrases and key is not None and index % PHRASE == PHRASE - 1:
+        return cadence(bar, key, how.register)
+    return bar
+
+
 def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, int] | None) -> np.ndarray:
     """The bar moved by whole octaves so that its first note is nearest the note before it, within the register."""
     steps = np.flatnonzero(bar >= FIRST_PITCH_TOKEN)
@@ -164,14 +174,14 @@ def place_octave(bar: np.ndarray, last_pitch: int | None, register: tuple[int, i
     return transpose(bar[None], np.array([best]))[0]
 
 
-def finish_bar(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Conducting, index: int,
+def finish_bar(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Conducting,
                before: tuple[np.ndarray, float] | None, last_pitch: int | None,
                whole: np.ndarray | None = None) -> np.ndarray:
-    """The piece's new bar `index`, decoded from `keyed` (its code in `key`). `before` is the bar
+    """A new bar of the piece, decoded from `keyed` (its code in `key`). `before` is the bar
     played before it and the distance between their looks: a near one lends its first beats
     (keep_steps) and the rest is decoded after them; otherwise the bar is decoded whole (or is
-    `whole`, already decoded in a batch) and placed by octaves near `last_pitch`. A bar that closes
-    a phrase ends on the tonic. The offline conductor and the live engine both finish their bars here."""
+    `whole`, already decoded in a batch) and placed by octaves near `last_pitch`. The offline
+    conductor and the live engine both finish their new bars here; phrase_end then closes the phrase."""
     keep = keep_steps(before[1]) if how.variation and before is not None else 0
     if keep:
         bar = decode_keyed(music, keyed[None], key, how, prefix=before[0][None, :keep])[0]
@@ -179,8 +189,6 @@ def finish_bar(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Condu
         bar = whole if whole is not None else decode_keyed(music, keyed[None], key, how)[0]
         if how.phrases:
             bar = place_octave(bar, last_pitch, how.register)
-    if how.phrases and key is not None and index % PHRASE == PHRASE - 1:
-        bar = cadence(bar, key, how.register)
     return bar
 
 
@@ -233,7 +241,8 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
             bars[k] = bars[theme_of[k]]
         else:
             before = (bars[k - 1], float(np.linalg.norm(positions[k] - positions[k - 1]))) if k else None
-            bars[k] = finish_bar(music, keyed[k], keys[k], how, k, before, last_pitch, whole=bars[k])
+            bars[k] = finish_bar(music, keyed[k], keys[k], how, before, last_pitch, whole=bars[k])
+        bars[k] = phrase_end(bars[k], keys[k], how, k)
         onsets = bars[k][bars[k] >= FIRST_PITCH_TOKEN]
         if len(onsets):
             last_pitch = int(pitch_of(onsets[-1:])[0])

@@ -61,7 +61,8 @@ def test_a_look_that_returns_brings_its_bar_back_and_a_held_code_keeps_its_bar(m
     done = conduct(models.music, codes, codes, np.zeros(5), Conducting(key=Key.parse("G")))
     assert done.held.tolist() == [False, True, False, False, False]
     assert done.theme_of.tolist() == [-1, -1, -1, 0, 2]
-    assert np.array_equal(done.bars[3], done.bars[0]) and np.array_equal(done.bars[4], done.bars[2])
+    assert np.array_equal(done.bars[4], done.bars[2])
+    assert np.sum(done.bars[3] != done.bars[0]) <= 1  # bar 3 closes a phrase: its last note is the tonic
     off = conduct(models.music, codes, codes, np.zeros(5), Conducting(key=Key.parse("G"), theme_radius=0))
     assert (off.theme_of == -1).all()
 

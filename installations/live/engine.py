@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
-from score_av.conductor import Conducting, codes_in_key, finish_bar, key_bias, pitch_of
+from score_av.conductor import Conducting, codes_in_key, finish_bar, key_bias, phrase_end, pitch_of
 from score_av.key import Key, key_from_colour
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
@@ -261,10 +261,10 @@ class LiveScore:
     def _decide(self, look: np.ndarray, previous: _Bar | None,
                 index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, the look they play, its music code): held, a theme, or decoded anew (conductor.py's
-        rules, one bar)."""
+        rules, one bar), closing its phrase on the tonic when bar `index` ends one (phrase_end)."""
         how = self.settings.conducting
         if previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
-            return previous.tokens, previous.position, previous.code
+            return phrase_end(previous.tokens, self.key, how, index), previous.position, previous.code
         with self._lock:
             code = self.mapping.place(look[None])
         if how.theme_radius > 0 and self._memory:
@@ -273,10 +273,11 @@ class LiveScore:
             best = int(distance.argmin())
             if distance[best] < how.theme_radius and (previous is None or
                                                       not np.array_equal(self._memory[best][1], previous.tokens)):
-                return self._memory[best][1], look, code[0]
+                return phrase_end(self._memory[best][1], self.key, how, index), look, code[0]
         keyed = codes_in_key(self.music, code, self.key, how)[0]
         before = (previous.tokens, float(np.linalg.norm(look - previous.position))) if previous is not None else None
-        tokens = finish_bar(self.music, keyed, self.key, how, index, before, self._last_pitch)
+        tokens = finish_bar(self.music, keyed, self.key, how, before, self._last_pitch)
+        tokens = phrase_end(tokens, self.key, how, index)
         self._memory = (self._memory + [(look, tokens)])[-how.memory:]
         return tokens, look, code[0]
 
@@ -339,6 +340,7 @@ class LiveScore:
         if target.tokens[step] >= FIRST_PITCH_TOKEN:        # and not the one the bar had there
             bias[0, step, target.tokens[step]] = -np.inf
         tokens = self.music.decode(code, bias=bias, prefix=target.tokens[None, :step], leap_penalty=how.leap_penalty)[0]
+        tokens = phrase_end(tokens, self.key, how, target.index)  # its new notes close the phrase
         replaced = [replace(target, tokens=tokens, position=position, code=code[0])]
         after = [b for b in self.bars if b.index > target.index]
         if after:
