@@ -10,6 +10,7 @@ from music_vae.midi_io import write_midi
 from music_vae.representation import tokens_to_notes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+MEDIA_MODELS = Path(__file__).resolve().parents[1] / "media" / "models"
 
 # A reel in ABC, 4/4 with a one-quaver pickup: its first full bar is known exactly.
 REEL_ABC = """X:1
@@ -141,7 +142,27 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def models():
-    """The shipped music and video models (score_av.models.Models), loaded once for the session."""
-    from score_av.models import Models
+    """The models a user gets with no options (score_av.models.Models: MUSIC_MODEL and the shipped
+    video model), loaded once for the session: the tests hold what `score-av render clip.mp4` does."""
+    from score_av.models import MUSIC_MODEL, Models
 
-    return Models.load("vae", "video", "cpu")
+    return Models.load(MUSIC_MODEL, "video", "cpu")
+
+
+def shipped_music_models() -> list[str]:
+    """Every music model shipped in media/models (each checkpoint but the video model's), with the
+    default always among them: a default that is missing fails its tests instead of leaving the list."""
+    from score_av.models import MUSIC_MODEL
+
+    return sorted({p.stem for p in MEDIA_MODELS.glob("*.pt")} - {"video"} | {MUSIC_MODEL})
+
+
+@pytest.fixture(scope="module", params=shipped_music_models())
+def each_model(request, models):
+    """Each shipped music model in turn, with the shipped video model: for the claims that hold for all."""
+    from music_vae.trained_model import MusicVAE
+    from score_av.models import MUSIC_MODEL, Models
+
+    if request.param == MUSIC_MODEL:
+        return models
+    return Models(MusicVAE(request.param, "cpu"), models.video)

@@ -1,6 +1,7 @@
 """The conductor: a key, phrases, themes that return and loudness that follows movement."""
 from __future__ import annotations
 
+import colorsys
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from score_av.clips import write_clip
 from score_av.conductor import CUT, REGISTER, VELOCITY, Conducting, cadence, conduct, keep_steps, place_octave
 from score_av.errors import ScoreAVError
 from score_av.key import Key, key_from_colour
+from score_av.models import MUSIC_MODEL
 from score_av.render import RenderOptions, render_clip
 from score_av.sources import clip_frames
 from video_vae.scenes import clip_with_cuts, scene
@@ -39,14 +41,23 @@ def test_the_picture_picks_the_key_by_the_documented_rule():
     assert key_from_colour([255, 0, 0]) == Key(0, "major")            # bright red: C major
     assert key_from_colour([40, 0, 0]) == Key(0, "minor")             # dark red: C minor
     assert key_from_colour([255, 255, 0]) == Key(7 * 2 % 12, "major")  # yellow, two steps round: D major
-    assert key_from_colour([10, 60, 200]) == key_from_colour([10, 60, 200])
+    assert key_from_colour([10, 60, 200]) == Key(1, "major")  # hue 0.62 of the wheel (7.47 steps: 7, C#), bright
+    # once round the colour wheel at full brightness: each twelfth of it a fifth up, so every tonic once
+    wheel = [key_from_colour(np.array(colorsys.hsv_to_rgb(i / 12, 1.0, 1.0)) * 255) for i in range(12)]
+    assert [k.tonic for k in wheel] == [7 * i % 12 for i in range(12)]
+    assert {k.mode for k in wheel} == {"major"}
+    # one hue (cyan, six fifths round: F#), darker and darker: major, Mixolydian, Dorian, minor
+    darker = [key_from_colour(np.array(colorsys.hsv_to_rgb(0.5, 1.0, v)) * 255) for v in (0.9, 0.6, 0.3, 0.1)]
+    assert darker == [Key(6, mode) for mode in ("major", "mixolydian", "dorian", "minor")]
 
 
-def test_bars_are_in_the_key_and_the_register(models):
+def test_bars_are_in_the_key_and_the_register(each_model):
+    """Every shipped model."""
+    music = each_model.music
     codes = np.random.default_rng(0).standard_normal((48, 32)).astype(np.float32)
-    free = conduct(models.music, codes, codes, np.zeros(48), Conducting(key=None, register=None, phrases=False,
-                                                                         leap_penalty=0.0))
-    d = conduct(models.music, codes, codes, np.zeros(48), Conducting(key=Key.parse("D")))
+    free = conduct(music, codes, codes, np.zeros(48), Conducting(key=None, register=None, phrases=False,
+                                                                  leap_penalty=0.0))
+    d = conduct(music, codes, codes, np.zeros(48), Conducting(key=Key.parse("D")))
     _, pitch = onsets(d.bars)
     assert Key.parse("D").contains(pitch).mean() >= 0.95
     assert REGISTER[0] <= pitch.min() and pitch.max() <= REGISTER[1]
@@ -113,12 +124,20 @@ def aba_clip(tmp_path_factory) -> Path:
     return write_clip(folder / "aba.mp4", np.concatenate([a, b, again]), FPS, options={"crf": "28"})
 
 
-def test_footage_that_returns_gets_its_notes_back(models, aba_clip, tmp_path):
-    bars = render_clip(aba_clip, tmp_path / "x.mp4", RenderOptions(), models=models).score.bars
+def test_footage_that_returns_gets_its_notes_back(each_model, aba_clip, tmp_path):
+    """Every shipped model."""
+    score = render_clip(aba_clip, tmp_path / "x.mp4", RenderOptions(), models=each_model).score
+    bars = score.bars
     assert len(bars) == 12
     assert recall(bars[0:4], bars[8:12]) >= 0.8
-    off = render_clip(aba_clip, tmp_path / "y.mp4", RenderOptions(themes=0), models=models).score.bars
-    assert recall(off[0:4], off[8:12]) < recall(bars[0:4], bars[8:12])
+    assert set(score.conducted.theme_of[8:12]) - {-1} <= {0, 1, 2, 3}  # what comes back is shot A's
+
+
+def test_without_themes_footage_that_returns_is_scored_afresh(models, aba_clip, tmp_path):
+    on = render_clip(aba_clip, tmp_path / "x.mp4", RenderOptions(), models=models).score
+    off = render_clip(aba_clip, tmp_path / "y.mp4", RenderOptions(themes=0), models=models).score
+    assert (on.conducted.theme_of[8:12] >= 0).any() and (off.conducted.theme_of == -1).all()
+    assert recall(off.bars[0:4], off.bars[8:12]) < recall(on.bars[0:4], on.bars[8:12])
 
 
 def test_a_still_room_is_quieter_than_people_walking_through_it(models, tmp_path):
@@ -145,13 +164,13 @@ def test_the_density_vector_asks_for_more_notes(models, midi_folder, tmp_path, c
     """Measured with the command on real bars, the density vector moves codes towards denser bars."""
     from test_cli import run
 
-    out = tmp_path / "vae.attributes.json"
-    code, stdout, _ = run(capsys, "music", "attributes", "--model", "vae", "--device", "cpu", "--data",
+    out = tmp_path / f"{MUSIC_MODEL}.attributes.json"
+    code, stdout, _ = run(capsys, "music", "attributes", "--model", MUSIC_MODEL, "--device", "cpu", "--data",
                           midi_folder, "-o", out)
     assert code == 0 and str(out) in stdout
     from music_vae.attributes import note_density, read_attributes
 
-    vector = read_attributes(tmp_path / "vae.pt")["density"]
+    vector = read_attributes(tmp_path / f"{MUSIC_MODEL}.pt")["density"]
     codes = np.random.default_rng(3).standard_normal((64, 32)).astype(np.float32)
     sparse, dense = (models.music.decode(codes + s * vector) for s in (-1.0, 1.0))
     assert note_density(dense).mean() > note_density(sparse).mean()

@@ -13,7 +13,7 @@ from music_vae.midi_io import notes_to_midi
 from music_vae.representation import Note
 from score_av.clips import write_clip
 from score_av.mapping import ClipMapping, Mapping, RunningMapping
-from score_av.models import MusicModel, VideoModel
+from score_av.models import MUSIC_MODEL, MusicModel, VideoModel
 from score_av.mux import ArrayAudio, ReadAhead
 from score_av.render import Progress, RenderOptions, render_clip
 from score_av.score import score_clip
@@ -101,6 +101,7 @@ def test_the_mapping_places_codes_in_the_music_prior():
 
 def test_the_shipped_models_are_what_the_pipeline_expects(models):
     assert isinstance(models.video, VideoModel) and isinstance(models.music, MusicModel)
+    assert models.music.card["model"] == MUSIC_MODEL  # the tests' models are those a render uses by default
 
 
 def test_the_frame_size_comes_from_the_video_model(models, clip):
@@ -125,9 +126,9 @@ def test_the_frame_size_comes_from_the_video_model(models, clip):
 
 def test_one_library_call_does_what_the_command_does(capsys, models, clip, tmp_path):
     code, _, _ = run(capsys, "render", clip, "-o", tmp_path / "cli.mp4", "--midi", tmp_path / "cli.mid",
-                     "--model", "vae", "--seed", 4, "--bpm", 90, "--device", "cpu", "--quiet")  # the fixture's model
+                     "--seed", 4, "--bpm", 90, "--device", "cpu", "--quiet")  # the default model, as the fixture's
     assert code == 0
-    options = RenderOptions(model="vae", seed=4, bpm=90, midi=tmp_path / "lib.mid", wav=tmp_path / "lib.wav")
+    options = RenderOptions(seed=4, bpm=90, midi=tmp_path / "lib.mid", wav=tmp_path / "lib.wav")
     result = render_clip(clip, tmp_path / "lib.mp4", options, models=models)
     assert result.written == [tmp_path / "lib.mp4", tmp_path / "lib.mid", tmp_path / "lib.wav"]
     assert (tmp_path / "lib.mid").read_bytes() == (tmp_path / "cli.mid").read_bytes()

@@ -9,13 +9,14 @@ import torch
 
 from modelkit import card_path, parameter_count
 from music_vae import checkpoint as music_checkpoint
-from music_vae.checkpoint import models_dir
 from music_vae.corpus import split_of
 from music_vae.corpus.dataset import extract_item
 from music_vae.corpus.sources import TuneItem, items_for
 from music_vae.metrics import interpolation_smoothness, reconstruction_accuracy
 from music_vae.musicality import rhythm_distance
 from music_vae.trained_model import MusicVAE
+from score_av.models import MUSIC_MODEL
+from score_av.render import RenderOptions
 from video_vae import checkpoint as video_checkpoint
 from video_vae.metrics import reconstruction
 from video_vae.preprocess import resize_frames
@@ -26,12 +27,30 @@ from video_vae.trained_model import VideoVAE
 from conftest import POLKA_ABC, REEL_ABC
 
 
+# The models score-av ships in media/models: the default music model (what `score-av render` uses),
+# the three it is compared with, and the video model. Each must be there: one missing fails, it is
+# never skipped and never drops out of the parametrised tests below.
+MEDIA_MODELS = Path(__file__).resolve().parents[1] / "media" / "models"
+MUSIC_MODELS = sorted({MUSIC_MODEL, "vae", "flat", "musae"})
+REQUIRED = [*MUSIC_MODELS, "video"]
+
+
+def shipped_path(name: str) -> Path:
+    path = MEDIA_MODELS / f"{name}.pt"
+    if not path.exists():
+        how = "score-av train music --config dance --out media/models/dance.pt" if name == "dance" else \
+            f"its card media/models/{name}.json says how it was trained"
+        pytest.fail(f"media/models/{name}.pt is missing: it ships with score-av ({how})")
+    return path
+
+
+def shipped_music(name: str) -> MusicVAE:
+    return MusicVAE(shipped_path(name), device="cpu")
+
+
 @pytest.fixture(scope="module")
 def vae():
-    if not (models_dir() / "vae.pt").exists():
-        pytest.fail("media/models/vae.pt is missing: it ships with score-av "
-                    "(score-av train music --variant vae --out media/models/vae.pt)")
-    return MusicVAE("vae", device="cpu")
+    return shipped_music("vae")
 
 
 def real_bars():
@@ -40,42 +59,52 @@ def real_bars():
     return np.concatenate([reel, polka])
 
 
-def test_shipped_model_is_small_and_latent_32(vae):
-    assert vae.latent_dim == 32
-    assert sum(p.numel() for p in vae.model.parameters()) < 5_000_000
-    assert (models_dir() / "vae.pt").stat().st_size < 20 * 2**20
+def test_the_default_music_model_is_one_of_the_shipped_ones_and_is_there():
+    assert MUSIC_MODEL == RenderOptions().model and MUSIC_MODEL in MUSIC_MODELS
+    assert shipped_music(MUSIC_MODEL).card["model"] == MUSIC_MODEL
 
 
-def test_shipped_model_plays_back_tunes_it_never_saw(vae):
-    acc = reconstruction_accuracy(vae.model, real_bars())
-    assert acc["teacher_forced_accuracy"] >= 0.95
-    assert acc["sampled_accuracy"] >= 0.9
+@pytest.mark.parametrize("name", MUSIC_MODELS)
+def test_every_shipped_music_model_is_small_and_latent_32(name):
+    model = shipped_music(name)
+    assert model.latent_dim == 32
+    assert sum(p.numel() for p in model.model.parameters()) < 5_000_000
+    assert shipped_path(name).stat().st_size < 20 * 2**20
 
 
-def test_interpolation_starts_and_ends_on_the_two_bars(vae):
+@pytest.mark.parametrize("name", MUSIC_MODELS)
+def test_every_shipped_music_model_plays_back_tunes_it_never_saw(name):
+    acc = reconstruction_accuracy(shipped_music(name).model, real_bars())
+    assert acc["teacher_forced_accuracy"] >= 0.95 and acc["sampled_accuracy"] >= 0.9, acc
+
+
+@pytest.mark.parametrize("name", MUSIC_MODELS)
+def test_interpolation_starts_and_ends_on_the_two_bars(name):
+    model = shipped_music(name)
     bars = real_bars()
-    path = vae.interpolate(bars[0], bars[-1], n=8)
-    ends = vae.decode(vae.encode(np.stack([bars[0], bars[-1]])))
+    path = model.interpolate(bars[0], bars[-1], n=8)
+    ends = model.decode(model.encode(np.stack([bars[0], bars[-1]])))
     assert path.shape == (8, 16)
     assert np.array_equal(path[0], ends[0]) and np.array_equal(path[-1], ends[1])
     steps = (path[1:] != path[:-1]).mean(axis=1)
     assert steps.max() < 1.0  # no step replaces the whole bar
 
 
-def test_card_reports_the_figures_the_issue_asks_for(vae):
-    card = vae.card
+@pytest.mark.parametrize("name", MUSIC_MODELS)
+def test_every_music_card_reports_its_test_split_figures(name):
+    card = shipped_music(name).card
     assert card["data"]["split_seed"] == 0 and card["training"]["wall_seconds"] < 3600
-    for split in ("test", "ryans"):
-        m = card["metrics"][split]
-        assert m["teacher_forced_accuracy"] >= 0.95 and m["sampled_accuracy"] >= 0.90, split
-        assert 0 < m["interp_evenness"] <= 1
+    m = card["metrics"]["test"]
+    assert m["teacher_forced_accuracy"] >= 0.95 and m["sampled_accuracy"] >= 0.90
+    assert 0 < m["interp_evenness"] <= 1
 
 
-@pytest.mark.parametrize("name", ["flat", "musae"])
-def test_every_shipped_music_model_plays_back_tunes_it_never_saw(name):
-    model = MusicVAE(name, device="cpu")
-    acc = reconstruction_accuracy(model.model, real_bars())
-    assert acc["teacher_forced_accuracy"] >= 0.95 and acc["sampled_accuracy"] >= 0.9, acc
+def test_the_vae_card_reports_the_figures_the_issue_asks_for(vae):
+    """The plain vae's card, on Ryan's Mammoth too (never trained on; the other models play it less
+    well, below 0.95 teacher-forced or 0.90 sampled, as their cards and the README's table say)."""
+    m = vae.card["metrics"]["ryans"]
+    assert m["teacher_forced_accuracy"] >= 0.95 and m["sampled_accuracy"] >= 0.90
+    assert 0 < m["interp_evenness"] <= 1
 
 
 def test_the_flat_models_walks_between_real_bars_jump_less_than_the_plain_vaes(vae):
@@ -92,10 +121,10 @@ def test_the_flat_models_walks_between_real_bars_jump_less_than_the_plain_vaes(v
     assert biggest_steps(flat) < 0.75 * biggest_steps(vae)
 
 
-# Every checkpoint shipped in media/models, loaded with the project's trained-model API and held to its
-# card: what the card says the model is, and its figures measured again here on a small fixed set.
-MEDIA_MODELS = Path(__file__).resolve().parents[1] / "media" / "models"
-SHIPPED = sorted(MEDIA_MODELS.glob("*.pt"))
+# Every checkpoint shipped in media/models (those REQUIRED among them, there or not: a missing one
+# fails), loaded with the project's trained-model API and held to its card: what the card says the
+# model is, and its figures measured again here on a small fixed set.
+SHIPPED = sorted(set(MEDIA_MODELS.glob("*.pt")) | {MEDIA_MODELS / f"{name}.pt" for name in REQUIRED})
 
 # Music: the card's figures are over its whole test split (3,406 bars of 339 tunes), which only parsing
 # the corpora gives (~13 minutes). Here: every 10th tune of the test split in the corpora's order, parsed
@@ -125,7 +154,7 @@ def checkpoint_format(path: Path) -> str:
 
 def load_shipped(path: Path):
     """(the model through its trained-model API, the checkpoint's contents), by the checkpoint's format."""
-    fmt = checkpoint_format(path)
+    fmt = checkpoint_format(shipped_path(path.stem))
     if fmt == music_checkpoint.FORMAT.tag:
         return MusicVAE(path, device="cpu"), music_checkpoint.read_checkpoint(path)
     if fmt == video_checkpoint.FORMAT.tag:
@@ -134,7 +163,9 @@ def load_shipped(path: Path):
 
 
 def test_the_models_the_pipeline_asks_for_are_shipped():
-    assert {"vae", "video"} <= {p.stem for p in SHIPPED}, f"media/models holds only {[p.name for p in SHIPPED]}"
+    missing = [name for name in REQUIRED if not (MEDIA_MODELS / f"{name}.pt").exists()]
+    there = sorted(p.name for p in MEDIA_MODELS.glob("*.pt"))
+    assert not missing, f"media/models lacks {missing}: it holds only {there}"
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
