@@ -35,18 +35,28 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# The render benchmark compares with the ffmpeg program's own decode time.
+# The benchmarks that score real footage take one real clip: `make bench CLIP=path/to/clip.mp4` (any
+# video FFmpeg reads), else the clips the README's figures were measured on, in ../shared/clips.
+# The render benchmarks compare with the ffmpeg program's own decode time.
+CLIP ?=
+CLIP_ARG := $(if $(CLIP),--clip '$(CLIP)')
 bench: setup
+	@[ -n "$(CLIP)" ] || [ -f ../shared/clips/one-by-one-person-detection.mp4 ] || { \
+	  echo "make bench needs a real clip: make bench CLIP=PATH (any video FFmpeg reads; ../shared/clips is not there)" >&2; exit 2; }
 	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	$(PY) bench/music_vae_speed.py
 	$(PY) bench/music_variant_cost.py
-	$(PY) bench/render_speed.py
-	$(PY) bench/render_memory.py
-	$(PY) bench/video_response.py
-	$(PY) bench/live_latency.py
+	$(PY) bench/render_speed.py $(CLIP_ARG)
+	$(PY) bench/render_memory.py $(CLIP_ARG)
+	$(PY) bench/musicality.py $(CLIP_ARG)
+	$(PY) bench/phrase_test.py $(CLIP_ARG)
+	$(PY) bench/video_response.py $(CLIP_ARG)
+	$(PY) bench/render_options.py $(CLIP_ARG)
+	$(PY) bench/live_latency.py $(CLIP_ARG)
 
-# Every figure in the README measured again (about 90 min on 2 cores), into docs/figures.json and
-# the README's marked passages; `$(PY) bench/readme_figures.py --from-json` only rewrites the README.
+# Every figure in the README measured again (hours on 2 cores: the README's "Measuring" says how long,
+# from the seconds each group took), into docs/figures.json and the README's marked passages;
+# `$(PY) bench/readme_figures.py --from-json` only rewrites the README.
 figures: setup
 	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	$(PY) bench/readme_figures.py

@@ -1,8 +1,10 @@
 """How fast does `score-av batch` score a folder of real clips, on each backend? Prints JSON.
 
-The batch: the shared person-detection clip (768x432, 10 fps H.264) cut into `--clips` pieces of
-`--seconds` each (one after another through the clip, wrapping round to its start; re-encoded with
-`write_clip`, made once and cached), the shared webcam clip and the demo clip. It is scored three
+The batch: the shared person-detection clip (768x432, 10 fps H.264, ../shared/clips), or the real
+clip given with `--clip` (any video FFmpeg reads; with neither, it says so in one line and exits 2),
+cut into `--clips` pieces of `--seconds` each (one after another through the clip, wrapping round
+to its start; re-encoded with `write_clip`, made once and cached), the shared webcam clip where it
+is there, and the demo clip. It is scored three
 times, each into a fresh output folder, with `RenderOptions(seed=1)` and `--midi`:
 
 - the local backend with 1 worker;
@@ -23,7 +25,7 @@ ceiling for it (single-threaded FFmpeg decoding the clips in two lanes side by s
 Ray / local at 2 workers and each run's throughput / FFmpeg's decode throughput; and whether every
 clip's MIDI is the same bytes in all three runs.
 
-    python bench/batch_speed.py [--clips 24] [--seconds 30]
+    python bench/batch_speed.py [--clip CLIP] [--clips 24] [--seconds 30]
 
 Needs the `ffmpeg` program (`make bench` installs Debian's) and Ray (`pip install 'score-av[ray]'`).
 """
@@ -40,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from looped_clips import CACHE, PERSON, ROOT, SHARED_CLIPS
+from looped_clips import CACHE, CLIP_HELP, PERSON, ROOT, SHARED_CLIPS, clips_to_score
 
 WEBCAM = SHARED_CLIPS / "asl_book_webcam.mkv"
 RUNS = (("local_1_worker", "local", 1), ("local_2_workers", "local", 2), ("ray_2_workers", "ray", 2))
@@ -62,14 +64,15 @@ print(json.dumps({"scored": s.scored, "failed": s.failed, "seconds_of_video": s.
 """
 
 
-def person_pieces(count: int, seconds: float) -> list[Path]:
-    """`count` pieces of `seconds` of the person clip, one after another through it, wrapping round (cached)."""
+def person_pieces(count: int, seconds: float, base: Path = PERSON) -> list[Path]:
+    """`count` pieces of `seconds` of a clip (the person clip), one after another through it, wrapping round
+    (cached)."""
     import av
 
     from score_av.clips import write_clip
     from score_av.sources import iter_frames
 
-    with av.open(str(PERSON)) as c:
+    with av.open(str(base)) as c:
         v = c.streams.video[0]
         fps = float(v.average_rate)
         length = float(v.duration * v.time_base) if v.duration else c.duration / 1e6
@@ -77,14 +80,15 @@ def person_pieces(count: int, seconds: float) -> list[Path]:
     pieces = []
     for i in range(count):
         start = (i * seconds) % length
-        out = CACHE / f"person-piece-{start:06.1f}s-{seconds:g}s.mp4"
+        name = "person" if base == PERSON else base.stem
+        out = CACHE / f"{name}-piece-{start:06.1f}s-{seconds:g}s.mp4"
         if not out.exists():
             CACHE.mkdir(parents=True, exist_ok=True)
 
             def frames(start=start):
                 given, skip = 0, True
                 while True:  # the clip again from its start until the piece is long enough
-                    for t, frame in iter_frames(PERSON):
+                    for t, frame in iter_frames(base):
                         if skip and t < start - 0.5 / fps:
                             continue
                         skip = False
@@ -154,16 +158,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=int, default=24, help="pieces cut from the person clip (default: 24, 12 minutes)")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of each piece (default: 30)")
+    ap.add_argument("--clip", type=Path, help=CLIP_HELP.format(default=PERSON.name) + ", cut into the pieces")
     args = ap.parse_args()
+    base, = clips_to_score("bench/batch_speed.py", args.clip and [args.clip], [PERSON])
     if not shutil.which("ffmpeg"):
         sys.exit("bench/batch_speed.py needs the ffmpeg program: `apt-get install ffmpeg` (make bench does)")
-    for needed in (PERSON, WEBCAM):
-        if not needed.exists():
-            sys.exit(f"{needed} is missing (the shared clips)")
     from score_av.demo import DEMO_CLIP, make_demo_clip
 
     demo = DEMO_CLIP if DEMO_CLIP.is_file() else make_demo_clip()
-    clips = [*person_pieces(args.clips, args.seconds), WEBCAM, demo]
+    clips = [*person_pieces(args.clips, args.seconds, base), *([WEBCAM] if WEBCAM.is_file() else []), demo]
     in_files = sum(clip_seconds(c) for c in clips)
     subprocess.run([sys.executable, "-c", WARM], check=True, capture_output=True, env=env())
 

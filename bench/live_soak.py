@@ -9,7 +9,7 @@ source came back the frames flowed again (measured by the source itself: from th
 back to the first fresh frame read from it), the memory in the first and second half of the
 run, CPU, latency and underruns over the whole run.
 
-    python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10] [--stats FILE] [--wav FILE]
+    python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10] [--stats FILE] [--wav FILE] [--clip PATH]
 """
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
-from live_latency import CACHE, bench_clip
+from live_latency import bench_clip
+from looped_clips import CACHE, CLIP_HELP, PERSON, clips_to_score
 
 KINDS = ("unplugged", "frozen", "hung")
 
@@ -105,6 +107,8 @@ def memory_trend(samples: list[dict]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--clip", type=Path, help="play this clip as it is, looping " +
+                    CLIP_HELP.format(default=f"{PERSON.name} then the demo clip at 640x480, 30 fps"))
     ap.add_argument("--period", type=float, default=180.0, help="seconds between failures (default: 180)")
     ap.add_argument("--outage", type=float, default=10.0, help="seconds each failure lasts (default: 10)")
     ap.add_argument("--stats", default=str(CACHE / "live-soak-stats.json"), help="the running stats file")
@@ -114,7 +118,8 @@ def main() -> int:
     from installations.live.config import read_config
     from installations.live.runner import LiveRun
 
-    clip = bench_clip()
+    given = clips_to_score("bench/live_soak.py", args.clip and [args.clip], [PERSON])[0]
+    clip = given if args.clip else bench_clip(given)
     source = FailingSource(FileSource(str(clip)), args.period, args.outage)
     config = read_config(None, dict(source=str(clip), audio_driver="file", wav=args.wav,
                                     duration=args.minutes * 60, stats=args.stats, osc_in="off"))

@@ -1,15 +1,52 @@
-"""Long real clips for the benchmarks: a shared clip looped with `ffmpeg -stream_loop -c copy`
-(the packets repeated, nothing re-encoded), made once and kept in the cache."""
+"""Real clips for the benchmarks: which clip a benchmark scores (`--clip PATH`, else the clips the
+README's figures were measured on, when they are there), and long clips made from one: a clip
+looped with `ffmpeg -stream_loop -c copy` (the packets repeated, nothing re-encoded), made once and
+kept in the cache.
+
+The README's figures were measured on two clips from Intel's sample videos (CC BY 4.0,
+github.com/intel-iot-devkit/sample-videos), kept outside the repository in `../shared/clips`:
+`one-by-one-person-detection.mp4` (people walking into a still room, 768x432, 139 s) and
+`asl_book_webcam.mkv`. Any real clip FFmpeg reads will do: pass `--clip PATH`."""
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CLIPS = ROOT.parent / "shared" / "clips"
 PERSON = SHARED_CLIPS / "one-by-one-person-detection.mp4"
 CACHE = Path(os.environ.get("SCORE_AV_CACHE", Path.home() / ".cache" / "score-av")) / "bench"
+CLIP_HELP = ("a real clip to score, any video FFmpeg reads (default: {default}, "
+             "the clip the README's figures were measured on, from ../shared/clips beside the checkout)")
+
+
+def no_clip(script: str, message: str) -> SystemExit:
+    """The one line a benchmark prints when it has no clip to score, and exit status 2."""
+    print(f"{script}: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def clips_to_score(script: str, given: list[Path] | None, default: list[Path]) -> list[Path]:
+    """The clips named by `--clip`, else the default ones found; one line and exit 2 when a clip named is
+    not a file or none is given and none of the default ones is there."""
+    if given:
+        missing = [str(p) for p in given if not Path(p).is_file()]
+        if missing:
+            raise no_clip(script, f"no such clip: {', '.join(missing)}")
+        return [Path(p) for p in given]
+    found = [p for p in default if p.is_file()]
+    if not found:
+        where = " or ".join(str(p) for p in default) or SHARED_CLIPS / "*"
+        raise no_clip(script, f"needs a real clip: pass --clip PATH (any video FFmpeg reads); the default, {where}, "
+                              "is not there")
+    return found
+
+
+def shared_clips() -> list[Path]:
+    """The clips in ../shared/clips (the README's figures were measured on these)."""
+    return sorted(SHARED_CLIPS.glob("*.m*"))
 
 
 def seconds_of(clip: Path) -> float:

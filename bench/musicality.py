@@ -6,10 +6,14 @@ default options, it prints the figures of docs/architecture.md: key fit, leaps, 
 entropy; and where they apply, the video response (Spearman, cuts), recall of returning footage,
 the loudness and note count of still against moving bars, and what the key costs in the model's
 own log-likelihood of the bars it gives. The same key fit, leaps and entropy are printed for real
-tunes: the test split of O'Neill's (the training corpus's held-out tunes) and Ryan's Mammoth
-(never trained on), each tune on its own. One JSON.
+tunes: the test split of O'Neill's (held-out tunes of a collection every shipped model learned
+from) and Ryan's Mammoth (never trained on), each tune on its own. With several `--models`, the
+same clips are scored with each. One JSON.
 
-    python bench/musicality.py [--model dance] [--clips CLIP ...]
+    python bench/musicality.py [--models dance vae] [--clip CLIP ...] [--no-tunes]
+
+The real clips are those given with `--clip` (any video FFmpeg reads), by default the clips in
+../shared/clips (the README's figures); with neither, it says so in one line and exits 2.
 """
 from __future__ import annotations
 
@@ -21,15 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from looped_clips import SHARED_CLIPS
+from looped_clips import CLIP_HELP, clips_to_score, shared_clips
 from music_vae.metrics import step_changes
 from music_vae.musicality import figures, recall
+from music_vae.representation import FIRST_PITCH_TOKEN
 from score_av.clips import write_clip
 from score_av.conductor import Conducting, best_shift, key_bias, transpose
 from score_av.models import MUSIC_MODEL, Models
 from score_av.score import score_clip
 from score_av.sources import clip_frames
-from video_response import spearman
+from video_response import correlations
 from video_vae.scenes import clip_with_cuts, scene
 
 FPS = 25.0
@@ -57,11 +62,11 @@ def made_clips(folder: Path) -> dict[str, tuple[Path, dict]]:
 def clip_figures(score, known: dict, music) -> dict:
     bars, tl = score.bars, score.timeline
     out = {"bars": int(len(bars)), "key": str(score.conducted.keys[0]) if score.conducted.keys else None,
-           **{k: round(v, 3) for k, v in figures(bars).items()}}
+           **{k: round(v, 3) for k, v in figures(bars).items()},
+           "notes_per_bar": round(float((bars >= FIRST_PITCH_TOKEN).sum(axis=1).mean()), 2)}
     moved = np.linalg.norm(np.diff(score.bar_codes, axis=0), axis=1)
     changed = step_changes(bars)
-    rho = spearman(moved, changed) if len(moved) > 2 else None
-    out["spearman_video_vs_music_change"] = None if rho is None else round(rho, 3)
+    out.update(correlations(moved, changed))  # the video response (bench/video_response.py)
     if "cuts" in known:
         at_cut = sorted({int(round(c / tl.bar)) - 1 for c in known["cuts"]})
         inside = np.delete(changed, at_cut)
@@ -112,16 +117,22 @@ def tune_figures(names: list[str], split: str | None) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=MUSIC_MODEL, help=f"the music model (default: {MUSIC_MODEL})")
-    ap.add_argument("--clips", nargs="*", type=Path, help="clips to score (default: the shared clips)")
+    ap.add_argument("--models", "--model", nargs="+", default=[MUSIC_MODEL], metavar="MODEL",
+                    help=f"the music models, each scoring every clip (default: {MUSIC_MODEL})")
+    ap.add_argument("--clip", "--clips", dest="clips", nargs="+", action="extend", type=Path, metavar="CLIP",
+                    help=CLIP_HELP.format(default="every clip in ../shared/clips") + "; repeatable")
     ap.add_argument("--no-tunes", action="store_true", help="skip the real tunes (parsing a corpus is slow the first time)")
     args = ap.parse_args()
-    models = Models.load(args.model, "video", "cpu")
-    clips = {p.name: (p, {}) for p in (args.clips if args.clips is not None else sorted(SHARED_CLIPS.glob("*.m*")))}
-    out: dict = {"model": args.model, "rendered": {}}
+    real = clips_to_score("bench/musicality.py", args.clips, shared_clips())
+    clips = {p.name: (p, {}) for p in real}
+    out: dict = {"models": args.models, "rendered": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (path, known) in {**clips, **made_clips(Path(tmp))}.items():
-            out["rendered"][name] = clip_figures(score_clip(path, models.music, models.video), known, models.music)
+        made = made_clips(Path(tmp))
+        for model in args.models:
+            models = Models.load(model, "video", "cpu")
+            out["rendered"][model] = {name: clip_figures(score_clip(path, models.music, models.video), known,
+                                                         models.music)
+                                      for name, (path, known) in {**clips, **made}.items()}
     if not args.no_tunes:
         out["real_tunes"] = {"oneills_test_split": tune_figures(["oneills"], "test"),
                              "ryans": tune_figures(["ryans"], None)}

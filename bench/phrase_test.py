@@ -8,15 +8,20 @@ phrase gives itself away.
 
 Real phrases come from Ryan's Mammoth Collection, which no model was trained on: its tunes in common
 time (ABC meter 4/4, C or C|, as the soundtracks are), each cut into non-overlapping 8-bar phrases.
-Its 2/4 tunes are left out (`--all-meters` keeps them): score-av pairs two 2/4 bars into one bar
-of 16 sixteenths, and written so, a reel's running eighths become sixteenths (14 notes a bar, 90 %
-of them sixteenths, against 7.5 notes and 17 % in the C| tunes of the same book). For reference
-the test also runs against the held-out test split of the training collections (tunes never
-trained on, from the same books). Rendered phrases come from scoring real clips (the shared clips
-by default) with several mapping seeds, cut the same way. Folds are grouped, so that the phrases of
-one tune, or of one clip scored with one seed, are never on both sides of a fold (they share a key
-and motifs, and would let the classifier recognise the piece instead of the kind of music). The
-floor is the same test on two random halves of Ryan's tunes, which should give about 0.5.
+Its 2/4 tunes are left out (`--all-meters` keeps them): score-av pairs two 2/4 bars into one bar of
+16 sixteenths, and written so, a reel's running eighths become sixteenths (14 notes a bar, 90 % of
+them sixteenths, against 7.5 notes and 17 % in the C| tunes of the same book). For reference the
+test also runs against the held-out test split of the default training data
+(`music_vae.corpus.DEFAULT_TRAINING_DATA`: O'Neill's, Aird's, Essen and Bach, every meter the corpus
+reads), whatever the model learned from: the books the `vae` learned from, of which `dance` learned
+only O'Neill's and Aird's (the JSON names both under "reference"). Rendered phrases come from
+scoring real clips (`--clip`, any video FFmpeg reads; by default the clips in ../shared/clips, and
+with neither it says so in one line and exits 2) with several mapping seeds, cut the same way; a
+clip shorter than a phrase gives none (the JSON names the clips that gave phrases). Folds are
+grouped, so that the phrases of one tune, or of one clip scored with one seed, are never on both
+sides of a fold (they share a key and motifs, and would let the classifier recognise the piece
+instead of the kind of music). The floor is the same test on two random halves of Ryan's tunes,
+which should give about 0.5.
 
 Also printed, per feature group, the accuracy of a classifier that sees only that group (what
 gives rendered phrases away), and for information the musical figures of the rendered bars and
@@ -25,7 +30,7 @@ their rhythm distance to Ryan's. One JSON on stdout; progress on stderr.
 Each figure is the mean over `--repeats` shuffles of the folds (and of which real phrases are kept),
 printed with its lowest and highest.
 
-    PYTHONPATH=. python bench/phrase_test.py [--model dance] [--style NAME] [--key KEY] [--clips CLIP ...]
+    PYTHONPATH=. python bench/phrase_test.py [--model dance] [--style NAME] [--key KEY] [--clip CLIP ...]
         [--seeds none 1 2 ...] [--folds 5] [--repeats 5] [--all-meters]
 """
 from __future__ import annotations
@@ -40,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from looped_clips import SHARED_CLIPS
+from looped_clips import CLIP_HELP, clips_to_score, shared_clips
 from music_vae.metrics import StyleProbe
 from music_vae.musicality import best_scale, figures, onsets, rhythm_distance, rhythm_histograms
 from music_vae.representation import FIRST_PITCH_TOKEN, NOTE_OFF, STEPS_PER_BAR
@@ -246,7 +251,8 @@ def main() -> int:
     ap.add_argument("--style", help="score in one style of the model's data prior (default: the whole prior)")
     ap.add_argument("--key", default="auto", help="the soundtracks' key, as render's --key (default: auto, from the "
                     "picture's colour: with one long clip, every phrase is in that one mode)")
-    ap.add_argument("--clips", nargs="*", type=Path, help="clips to score (default: the shared clips)")
+    ap.add_argument("--clip", "--clips", dest="clips", nargs="+", action="extend", type=Path, metavar="CLIP",
+                    help=CLIP_HELP.format(default="every clip in ../shared/clips") + "; repeatable")
     ap.add_argument("--seeds", nargs="+", type=parse_seed, default=[None, *range(1, 10)],
                     help="mapping seeds, 'none' for score-av's default (default: none 1 2 ... 9)")
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
@@ -254,17 +260,22 @@ def main() -> int:
     ap.add_argument("--all-meters", action="store_true", help="keep Ryan's 2/4 tunes too")
     args = ap.parse_args()
 
-    from music_vae.corpus import DEFAULT_TRAINING_DATA, load_corpus
+    from music_vae.corpus import COLLECTIONS, DEFAULT_TRAINING_DATA, load_corpus
     from score_av.models import Models
 
+    clips = clips_to_score("bench/phrase_test.py", args.clips, shared_clips())
     began = time.perf_counter()
-    clips = args.clips if args.clips is not None else sorted(SHARED_CLIPS.glob("*.m*"))
     ryans = load_corpus(["ryans"], progress=False)
     meters = tune_meters("ryans")
     kept = None if args.all_meters else {t for t, m in meters.items() if m in COMMON_TIME}
     real = real_phrases(ryans, kept)
     corpus_test = real_phrases(load_corpus(DEFAULT_TRAINING_DATA, progress=False).split("test"))
-    rendered = rendered_phrases(Models.load(args.model, "video", "cpu"), clips, args.seeds, args.style, args.key)
+    models = Models.load(args.model, "video", "cpu")
+    rendered = rendered_phrases(models, clips, args.seeds, args.style, args.key)
+    if len(rendered) < 2:
+        print(f"bench/phrase_test.py: the clips gave {len(rendered)} clip-and-seed pieces of at least "
+              f"{PHRASE_BARS} bars; the test needs two (a longer clip, or more --seeds)", file=sys.stderr)
+        return 2
     n_rendered = sum(len(p) for p in rendered.values())
     n_real = sum(len(p) for p in real.values())
 
@@ -276,6 +287,12 @@ def main() -> int:
         "model": args.model, "style": args.style, "key": args.key, "clips": [Path(c).name for c in clips], "seeds": args.seeds,
         "folds": args.folds, "repeats": args.repeats,
         "real": "Ryan's Mammoth, " + ("every meter" if args.all_meters else "tunes in " + ", ".join(COMMON_TIME)),
+        "clips_with_phrases": sorted({k.rsplit("@", 1)[0] for k in rendered}),
+        "reference": {"training_collections_test_split": {
+                          "collections": [COLLECTIONS[c].about for c in DEFAULT_TRAINING_DATA],
+                          "names": list(DEFAULT_TRAINING_DATA), "meters": "every meter the corpus reads",
+                          "tunes": len(corpus_test)},
+                      "model_trained_on": [str(d) for d in models.music.config.train.data]},
         "phrases": {"rendered": n_rendered, "rendered_groups": {k: len(p) for k, p in rendered.items()},
                     "real": min(n_real, MAX_REAL_PER_RENDERED * n_rendered), "real_available": n_real,
                     "real_tunes": len(real)},

@@ -6,7 +6,7 @@ one group per command that makes figures (GROUPS): what the command printed, the
 date, the machine and its load average before and after the run (the timings were taken on a
 shared machine: prefer the ratios, which set a time beside a reference measured in the same run).
 
-    python bench/readme_figures.py                     # run everything (about 90 min on 2 cores)
+    python bench/readme_figures.py                     # run everything (hours: the README says how long)
     python bench/readme_figures.py --only compare      # run one group (repeatable), keep the others
     python bench/readme_figures.py --from-json         # only rewrite the README from docs/figures.json
     python bench/readme_figures.py --check             # exit 1 when the README is not the rendering
@@ -16,8 +16,10 @@ cards (the model cards in media/models/), compare (`score-av eval compare`), wal
 style-classifier (measured here, `--measure NAME`), music-speed, variant-cost, render-speed,
 render-memory (the benchmark scripts beside this one), musae-cycle (trains `--config musae-cycle`,
 not shipped, and reads its card), video-response and demo-styles (the demo clip), phrase-test
-and phrase-test-vae (bench/phrase_test.py with the default model and with vae). The cards group
-also carries each music model's data-prior figures.
+and phrase-test-vae (bench/phrase_test.py with the default model and with vae), musicality
+(bench/musicality.py with the default model and vae) and render-options (bench/render_options.py).
+The cards group also carries each music model's data-prior figures. The benchmarks that score
+real footage use the clips in ../shared/clips (see bench/looped_clips.py).
 """
 from __future__ import annotations
 
@@ -82,6 +84,8 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "demo-styles": (_self("demo-styles"), True),
     "phrase-test": (_cmd("bench/phrase_test.py"), False),
     "phrase-test-vae": (_cmd("bench/phrase_test.py", "--model", "vae"), False),
+    "musicality": (_cmd("bench/musicality.py", "--models", DEFAULT_MUSIC, "vae"), False),
+    "render-options": (_cmd("bench/render_options.py"), False),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
     "live-soak": (_cmd("bench/live_soak.py", "--minutes", "30", "--period", "180", "--outage", "10"), False),
     "batch-speed": (_cmd("bench/batch_speed.py"), True),
@@ -541,11 +545,37 @@ def _response(fig: dict) -> dict:
     return g(fig, "video-response")
 
 
+PERSON_CLIP = "one-by-one-person-detection.mp4"
+CLIP_WORDS = {PERSON_CLIP: "the person-detection clip", "asl_book_webcam.mkv": "the webcam clip"}
+BOOKS = {"oneills": "O'Neill's", "airds": "Aird's", "essen": "Essen", "bach": "Bach", "ryans": "Ryan's"}
+
+
+def filled(text: str, indent: str = "    ", width: int = 96) -> str:
+    """A passage's text in lines of at most `width`, the later ones indented as the list item it is in."""
+    return textwrap.fill(" ".join(text.split()), width=width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def words_and(items: list[str]) -> str:
+    """a, b and c"""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def p_response_person(fig: dict) -> str:
-    rho = {n: _response(fig)[n]["one-by-one-person-detection.mp4"]["spearman_video_change_vs_music_change"]
-           for n in (DEFAULT_MUSIC, "vae")}
-    return (f"{rho[DEFAULT_MUSIC]:.2f} on\n    the person-detection clip with `{DEFAULT_MUSIC}`, "
-            f"{rho['vae']:.2f} with `vae`")
+    r = {n: _response(fig)[n][PERSON_CLIP] for n in (DEFAULT_MUSIC, "vae")}
+    d, v = r[DEFAULT_MUSIC], r["vae"]
+    changed = d["bar_lines"] - d["bar_lines_music_unchanged"]
+    ties = ("those ties, at bar lines where the picture moved little, carry much of the first figure, which says mostly that the "
+            "music holds while the picture is still" if d["spearman"] - d["spearman_changed_bars"] >= 0.1 else
+            "the first figure owes little to those ties")
+    return filled(f"on the person-detection clip with `{DEFAULT_MUSIC}`, {d['spearman']:.2f} over all "
+                  f"{d['bar_lines']} bar lines and {d['spearman_changed_bars']:.2f} over the {changed} where the music "
+                  f"changed; with `vae` {v['spearman']:.2f} and {v['spearman_changed_bars']:.2f} (over "
+                  f"{v['bar_lines'] - v['bar_lines_music_unchanged']}). At the other {d['bar_lines_music_unchanged']} "
+                  f"bar lines `--steady` held the music, the picture's code having stayed near the bar's: {ties}; "
+                  f"the second says whether, once the music changes, it changes "
+                  f"more the further the picture moved (1: the further it moved, the more the music changed, at every "
+                  f"bar line; 0: no relation)")
 
 
 def p_response_demo(fig: dict) -> str:
@@ -574,26 +604,112 @@ def p_data_prior(fig: dict) -> str:
             f"total variation ({theirs['onset_position_tv']:.2f} and {theirs['duration_tv']:.2f} from N(0, I))")
 
 
+def _phrase_clips(r: dict) -> tuple[str, int]:
+    """The clips that gave phrases, in words, and the number of seeds (from the JSON)."""
+    clips = sorted({k.rsplit("@", 1)[0] for k in r["phrases"]["rendered_groups"]})
+    return words_and([CLIP_WORDS.get(c, f"`{c}`") for c in clips]), len(r["seeds"])
+
+
+def _reference(r: dict) -> str:
+    """The held-out tunes the second comparison used, named as they are."""
+    ref = r["reference"]
+    split, own = ref["training_collections_test_split"], ref["model_trained_on"]
+    books = words_and([BOOKS.get(n, n) for n in split["names"]])
+    if set(own) == set(split["names"]):
+        return f"against the held-out tunes of the books it learned from, {books} in every meter"
+    return (f"against the held-out tunes of the `vae`'s training data, {books} in every meter, of which "
+            f"`{r['model']}` learned from {words_and([BOOKS.get(n, n) for n in own])} only")
+
+
 def p_phrase_test(fig: dict) -> str:
     r, v = g(fig, "phrase-test"), g(fig, "phrase-test-vae")
-    return (f"{r['rendered_vs_real']['mean']:.2f} for soundtracks of the person-detection clip with 10 seeds "
-            f"against Ryan's\n    common-time tunes with `{r['model']}` (the aim is 0.8 or less; two halves of Ryan's: "
-            f"{r['real_vs_real']['mean']:.2f}; against the training\n    collections' own held-out tunes: "
-            f"{r['rendered_vs_training_collections_test_split']['mean']:.2f}), {r['notes_per_bar']['rendered']:.1f} "
-            f"notes a bar against {r['notes_per_bar']['real']:.1f} in Ryan's;\n    with `--model vae` "
-            f"{v['rendered_vs_real']['mean']:.2f} ({v['notes_per_bar']['rendered']:.1f} notes a bar)")
+    clips, seeds = _phrase_clips(r)
+    return filled(f"{r['rendered_vs_real']['mean']:.2f} for soundtracks of {clips} with {seeds} seeds against "
+                  f"Ryan's common-time tunes with `{r['model']}` (the aim is 0.8 or less; two halves of Ryan's: "
+                  f"{r['real_vs_real']['mean']:.2f}; {_reference(r)}: "
+                  f"{r['rendered_vs_training_collections_test_split']['mean']:.2f}), "
+                  f"{r['notes_per_bar']['rendered']:.1f} notes a bar against {r['notes_per_bar']['real']:.1f} in "
+                  f"Ryan's; with `--model vae` {v['rendered_vs_real']['mean']:.2f} "
+                  f"({v['notes_per_bar']['rendered']:.1f} notes a bar)")
+
+
+def p_dance_vs_vae(fig: dict) -> str:
+    r, v, m = g(fig, "phrase-test"), g(fig, "phrase-test-vae"), g(fig, "musicality")
+    clips, seeds = _phrase_clips(r)
+    d, w = (m["rendered"][n] for n in (DEFAULT_MUSIC, "vae"))
+    dp, wp, da, wa = d[PERSON_CLIP], w[PERSON_CLIP], d["a-b-a"], w["a-b-a"]
+    real = m["real_tunes"]
+    rd, rv = r["rendered_vs_real"]["mean"], v["rendered_vs_real"]["mean"]
+    return filled(f"{r['notes_per_bar']['rendered']:.1f} notes a bar where `vae` plays {v['notes_per_bar']['rendered']:.1f} "
+            f"(the phrase test's soundtracks of {clips}, {seeds} seeds). Its soundtracks are "
+            f"{'harder' if rd < rv else 'no harder'} to tell from real dance tunes neither model saw (the phrase test, "
+            f"under \"Measuring\": {rd:.2f} against `vae`'s {rv:.2f}; 0.5 means they cannot be told apart). On the "
+            f"person-detection clip (`bench/musicality.py`), `{DEFAULT_MUSIC}` against `vae`: key fit "
+            f"{dp['key_fit']:.2f} and {wp['key_fit']:.2f}, leaps over a fifth {dp['leaps']:.0%} and {wp['leaps']:.0%} "
+            f"of intervals, pitch-class entropy {dp['pitch_class_entropy']:.2f} and {wp['pitch_class_entropy']:.2f} "
+            f"bits (real tunes, each on its own: O'Neill's test split {real['oneills_test_split']['key_fit']:.2f}, "
+            f"{real['oneills_test_split']['leaps']:.0%}, {real['oneills_test_split']['pitch_class_entropy']:.2f}; "
+            f"Ryan's {real['ryans']['key_fit']:.2f}, {real['ryans']['leaps']:.0%}, "
+            f"{real['ryans']['pitch_class_entropy']:.2f}); the response to the picture {dp['spearman']:.2f} and "
+            f"{wp['spearman']:.2f} over every bar line, {dp['spearman_changed_bars']:.2f} and "
+            f"{wp['spearman_changed_bars']:.2f} over those where the music changed; and on a made clip whose first "
+            f"shot comes back (A-B-A), the returning bars recall the first ones {da['recall']:.2f} and "
+            f"{wa['recall']:.2f} (1: note for note)", indent="")
+
+
+def p_render_options(fig: dict) -> str:
+    r = g(fig, "render-options")
+    runs = r["runs"]
+
+    def rho(x):
+        return "" if x is None else f"{x:.2f}"
+
+    lines = [filled(f"Measured on {CLIP_WORDS.get(r['clip'], r['clip'])} with `{r['model']}` "
+                    f"(`bench/render_options.py`, one render each; the bar lines where the music held, and the video "
+                    f"response over every bar line and over those where the music changed, as under "
+                    f"\"Measuring\"):", indent="", width=100),
+             "",
+             "| options | notes a bar | share of notes changed, bar to bar | bar lines held | response: all / "
+             "changed | MIDI programs, audio tracks |",
+             "|---|---|---|---|---|---|"]
+    for label, run in runs.items():
+        lines.append(f"| {'none' if label == 'defaults' else '`' + label + '`'} | {run['notes_per_bar']:.1f} | "
+                     f"{run['mean_bar_change']:.2f} | {run['bar_lines_music_unchanged']} of {run['bar_lines']} | "
+                     f"{rho(run['spearman'])} / {rho(run['spearman_changed_bars'])} | "
+                     f"{', '.join(map(str, run['programs']))}; {run['audio_tracks']} |")
+    return "\n".join(lines)
+
+
+def p_figures_time(fig: dict) -> str:
+    groups = fig["groups"]
+    total = sum(grp["seconds"] for grp in groups.values())
+    cycle = groups["musae-cycle"]["seconds"] / total
+    cpus = sorted({grp["machine"]["cpu_count"] for grp in groups.values()})
+    return (f"about {total / 3600:.1f} hours on {words_and([str(c) for c in cpus])} cores, "
+            f"{cycle:.0%} of it training `--config musae-cycle`")
 
 
 def p_live_latency(fig: dict) -> str:
     r = g(fig, "live-latency")
     note, cc, jitter = (r["latency_ms_picture_to_first_changed_note"], r["latency_ms_picture_to_expression"],
                         r["note_jitter_ms"])
-    return (f"from the frame that shows a change to the first changed note heard: median {note['median']:.0f} ms, "
-            f"p95 {note['p95']:.0f} ms\n    (a sixteenth is {r['reference']['sixteenth_note_ms']:.0f} ms); to the "
-            f"expression change heard: {cc['median']:.0f} ms, p95 {cc['p95']:.0f} ms; note jitter p95 "
-            f"{jitter['p95']:.0f} ms, at most {jitter['max']:.0f} ms;\n    {r['audio_underruns']} underruns; the whole "
-            f"process took {r['cpu_share_of_all_cores']:.0%} of the two cores (reading the file alone: "
-            f"{r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over {r['seconds'] / 60:.0f} minutes")
+    at_once = r["latency_ms_changes_answered_at_once"]
+    pending = f", {r['changes_pending']} still waiting when the run stopped" if r["changes_pending"] else ""
+    return (f"{r['picture_changes']} changes of the picture, each counted: {r['picture_changes_answered']} answered "
+            f"by a changed note, {r['changes_merged']} covered by\n    the answer to another, "
+            f"{r['changes_withdrawn']} gone back before an answer was due{pending} ({r['changes_deferred']} of the "
+            f"{r['picture_changes']} came within a beat of\n    the last answer, or before the next bar was decided, "
+            f"and waited); from the frame that shows a\n    change to the first changed note heard, over every change "
+            f"answered: median {note['median']:.0f} ms, p95 {note['p95']:.0f} ms, at\n    most {note['max']:.0f} ms "
+            f"(a sixteenth is {r['reference']['sixteenth_note_ms']:.0f} ms); over the {at_once['n']} answered at the "
+            f"frame that showed them: median\n    {at_once['median']:.0f} ms, p95 {at_once['p95']:.0f} ms, at most "
+            f"{at_once['max']:.0f} ms; to the expression change heard: median "
+            f"{cc['median']:.0f} ms, p95 {cc['p95']:.0f} ms;\n    jitter of all {jitter['n']} notes against the tick "
+            f"each was scheduled for: p95 {jitter['p95']:.0f} ms, at most {jitter['max']:.0f} ms, "
+            f"{r['answers_off_the_grid']} of\n    them answers struck off the grid on purpose; {r['audio_underruns']} "
+            f"underruns; the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
+            f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over "
+            f"{r['seconds'] / 60:.0f} minutes")
 
 
 def p_live_soak(fig: dict) -> str:
@@ -641,6 +757,9 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "response-demo": p_response_demo,
     "data-prior": p_data_prior,
     "phrase-test": p_phrase_test,
+    "dance-vs-vae": p_dance_vs_vae,
+    "render-options-table": p_render_options,
+    "figures-time": p_figures_time,
     "live-latency": p_live_latency,
     "live-soak": p_live_soak,
     "batch-speed": p_batch_speed,
@@ -701,7 +820,9 @@ def main() -> int:
     fig = load_figures()
     if not (args.from_json or args.check):
         for name in args.only or list(GROUPS):
-            fig["groups"][name] = run_group(name)
+            group = run_group(name)
+            fig = load_figures()  # as it is now: another run may have kept a group meanwhile
+            fig["groups"][name] = group
             save_figures(fig)  # each group kept as soon as it is measured
             print(f"[{name}] done: {fig['groups'][name]['seconds']} s", file=sys.stderr, flush=True)
     text = README.read_text()

@@ -1,10 +1,16 @@
 """What each render option does to what a listener hears, measured on one clip.
 
-Renders the clip (default: the shared person-detection clip) with the default options, then with
-each option changed on its own, and prints JSON: per run, the analysis rate the video model got,
-and of the music the mean share of notes that change from bar to bar (the step change of
-docs/architecture.md), the distinct bars, the bar lines where nothing changes, the programs in the
-MIDI and the audio tracks of the output. Everything through `render_clip`, the call `score-av render` makes.
+Renders the clip with the default options, then with each option changed on its own, and prints
+JSON: per run, the analysis rate the video model got, and of the music the notes a bar, the mean
+share of notes that change from bar to bar (the step change of docs/architecture.md), the distinct
+bars, the bar lines where nothing changes, the video response (`spearman` and
+`spearman_changed_bars`, as bench/video_response.py), the programs in the MIDI and the audio tracks
+of the output. Everything through `render_clip`, the call `score-av render` makes.
+
+    python bench/render_options.py [--clip CLIP]
+
+The clip is any video FFmpeg reads (default: the shared person-detection clip, ../shared/clips);
+with none, it says so in one line and exits 2.
 """
 from __future__ import annotations
 
@@ -18,10 +24,12 @@ import av
 import mido
 import numpy as np
 
-from looped_clips import PERSON
+from looped_clips import CLIP_HELP, PERSON, clips_to_score
 from music_vae.metrics import step_changes
-from score_av.models import Models
+from music_vae.representation import FIRST_PITCH_TOKEN
+from score_av.models import MUSIC_MODEL, Models
 from score_av.render import RenderOptions, render_clip
+from video_response import correlations
 
 RUNS = {  # label: (options, what --help claims)
     "defaults": ({}, "the reference"),
@@ -50,17 +58,18 @@ def measure(result, midi: Path) -> dict:
         tracks = len(c.streams.audio)
     programs = sorted({m.program for t in mido.MidiFile(midi).tracks for m in t if m.type == "program_change"})
     return {"analysis_fps": round((len(times) - 1) / (times[-1] - times[0]), 2), "bars": len(bars),
+            "notes_per_bar": round(float((bars >= FIRST_PITCH_TOKEN).sum(axis=1).mean()), 2),
             "mean_bar_change": round(float(np.mean(change)), 3), "distinct_bars": len({b.tobytes() for b in bars}),
-            "unchanged_bar_lines": int((change == 0).sum()), "audio_tracks": tracks, "programs": programs,
-            "notes": result.notes}
+            "audio_tracks": tracks, "programs": programs,
+            **correlations(np.linalg.norm(np.diff(score.bar_codes, axis=0), axis=1), change),
+            "messages": result.notes}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clip", type=Path, default=PERSON, help="the clip (default: the shared person-detection clip)")
+    ap.add_argument("--clip", type=Path, help=CLIP_HELP.format(default=PERSON.name))
     args = ap.parse_args()
-    if not args.clip.exists():
-        sys.exit(f"{args.clip} is missing: pass --clip CLIP")
+    args.clip, = clips_to_score("bench/render_options.py", args.clip and [args.clip], [PERSON])
     shipped = Models.load(device="cpu")  # the default models
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,7 +79,7 @@ def main() -> int:
             result = render_clip(args.clip, Path(tmp) / "scored.mp4",
                                  RenderOptions(device="cpu", midi=midi, **options), models=models)
             out[label] = {"claims": claim, **measure(result, midi)}
-    print(json.dumps({"clip": args.clip.name, "runs": out}, indent=2))
+    print(json.dumps({"clip": args.clip.name, "model": MUSIC_MODEL, "runs": out}, indent=2))
     return 0
 
 

@@ -1,8 +1,9 @@
 """Is scoring a clip bounded by decoding the video? `render_clip` against `ffmpeg -f null`.
 
 Makes (once, cached) a real 720p H.264 clip of at least five minutes from the shared clip
-`one-by-one-person-detection.mp4` (scaled to 1280x720 at 30 fps, then looped with
-`ffmpeg -stream_loop N -c copy`), then in the same run times:
+`one-by-one-person-detection.mp4` in ../shared/clips (scaled to 1280x720 at 30 fps, then looped with
+`ffmpeg -stream_loop N -c copy`), or takes the clip given with `--clip` as it is (any video FFmpeg
+reads; with neither, it says so in one line and exits 2), then in the same run times:
 
 - `ffmpeg -i CLIP -f null -`: FFmpeg decoding every frame, the reference;
 - a render of the clip in a fresh Python process (`score_av.render.render_clip`, what
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from looped_clips import PERSON, looped, person_720p
+from looped_clips import PERSON, clips_to_score, looped, person_720p
 
 STARTUP = ("import time; t = time.time(); "
            "from score_av.render import render_clip; from score_av.models import Models; "
@@ -46,17 +47,17 @@ def render(clip: Path, out: Path, analysis_fps: float = 8.0) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clip", type=Path, help="time this clip instead of the looped 720p one")
+    ap.add_argument("--clip", type=Path, help=f"time this clip, as it is, instead of the 720p one made from the "
+                    f"shared {PERSON.name} (../shared/clips)")
     ap.add_argument("--minutes", type=float, default=5.0, help="length of the looped clip (default: 5)")
     ap.add_argument("--repeats", type=int, default=1, help="alternate runs of each, the median is kept")
     ap.add_argument("--every-frame", action="store_true",
                     help="also time render --analysis-fps 0 (the video model looks at every frame)")
     args = ap.parse_args()
+    given = clips_to_score("bench/render_speed.py", args.clip and [args.clip], [PERSON])[0]
     if not shutil.which("ffmpeg"):
         sys.exit("bench/render_speed.py needs the ffmpeg program: `apt-get install ffmpeg` (make bench does)")
-    if args.clip is None and not PERSON.exists():
-        sys.exit(f"{PERSON} is missing: pass --clip A_720P_CLIP")
-    clip = args.clip or looped(person_720p(), args.minutes)
+    clip = given if args.clip else looped(person_720p(), args.minutes)
     ffmpeg_s, render_s, startup_s, every_s = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):

@@ -283,6 +283,31 @@ def test_a_camera_that_is_not_there_is_a_source_lost_not_a_crash(run):
     assert "camera 99" in rec.states[0][2]
 
 
+def test_no_camera_at_all_is_said_once_in_our_words_and_opencv_keeps_quiet(run, capfd, caplog):
+    """OpenCV's own "[ WARN:0@0.04] ... can't open camera by index" reached stderr at every attempt
+    (once a second, for as long as no camera is plugged in). Now the project says it once, at
+    WARNING in its log; the retries are INFO lines, fewer and fewer."""
+    import cv2
+
+    before = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)  # as a fresh process has it
+    caplog.set_level(logging.INFO, logger="score_av.live.capture")
+    try:
+        capture, rec = run(CameraSource(99), backoff=(0.1, 0.2))
+        rec.wait_state("lost")
+        time.sleep(1.5)  # several more attempts
+        capture.stop()
+    finally:
+        cv2.utils.logging.setLogLevel(before)
+    stderr = capfd.readouterr().err
+    assert "[ WARN" not in stderr and "[ERROR" not in stderr and "camera by index" not in stderr, stderr
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["camera 99: no picture at start-up (camera 99: cannot open it (not connected, or in use)); "
+                        "trying again every 0.2 s at most until there is one"]
+    attempts = [r for r in caplog.records if "reconnection attempt" in r.getMessage()]
+    assert 2 <= len(attempts) <= 4  # attempts 2, 3 (and 10): the rest are not logged
+
+
 # ---------------------------------------------------------------------------------------------
 # FileSource on a real clip
 # ---------------------------------------------------------------------------------------------

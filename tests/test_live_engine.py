@@ -15,7 +15,6 @@ from installations.live.config import LiveConfigError, read_config
 from installations.live.engine import LiveScore, LiveSettings
 from installations.live.player import FILE_BLOCK, NoteEvent, Player
 from music_vae.representation import FIRST_PITCH_TOKEN, STEPS_PER_BAR, token_to_pitch
-from score_av.cli import main
 
 from conftest import moving_frames
 
@@ -95,15 +94,34 @@ def test_a_note_scheduled_too_late_plays_at_once_and_its_lateness_is_counted(tmp
     player.close()
 
 
-def test_the_file_driver_keeps_real_time_and_writes_what_was_heard(tmp_path):
+def test_the_file_driver_keeps_real_time_counts_a_stall_once_and_writes_what_was_heard(tmp_path, caplog):
+    """The audio thread really stalls: a note output (on_note, called from inside the rendering) that
+    blocks for 0.3 s at the note of tick 200. A sound card would have run dry once there: one
+    underrun, at that tick, said in the log; the driver then catches up with the wall clock.
+    Other underruns (a loaded machine) may come too, elsewhere: only the one forced is asserted."""
     import time
 
-    player = Player(driver="file", wav=tmp_path / "heard.wav")
-    player.start()
-    time.sleep(0.6)
-    ticks = player.tick()
-    wav = player.close()
-    assert 500 <= ticks <= 800 and player.underruns == 0
+    stalled = []
+
+    def blocking_output(event, late):
+        if not stalled:
+            stalled.append(time.monotonic())
+            time.sleep(0.3)
+
+    player = Player(driver="file", wav=tmp_path / "heard.wav", on_note=blocking_output)
+    player.schedule([NoteEvent(200, 64, 90, 200)])
+    with caplog.at_level("WARNING", logger="score_av.live.player"):
+        started = time.monotonic()
+        player.start()
+        time.sleep(1.2)
+        ticks, wall = player.tick(), time.monotonic() - started
+        wav = player.close()
+    assert stalled, "the note never played"
+    at_the_stall = [t for t in player.underrun_ticks if 190 <= t <= 260]
+    assert len(at_the_stall) == 1, list(player.underrun_ticks)  # one glitch, however many blocks it took to catch up
+    assert player.underruns == len(player.underrun_ticks) >= 1
+    assert any("audio underrun" in r.message for r in caplog.records)
+    assert wall * 1000 - 500 <= ticks <= wall * 1000 + 100  # caught up: the audio clock is the wall clock again
     with wave.open(str(wav)) as w:
         assert w.getframerate() == RATE and abs(w.getnframes() / RATE - ticks / 1000) < 0.05
 
@@ -162,6 +180,66 @@ def test_the_bar_answering_keeps_the_notes_already_played_as_its_prefix(tmp_path
     player.close()
 
 
+def test_every_change_of_the_picture_is_counted_and_measured_from_the_frame_that_showed_it(tmp_path, models):
+    """A change is the look moving past `change` from the look the music plays. One answered at once;
+    one within a beat of that answer, answered when the beat is over and measured from its own
+    frame; one withdrawn (the picture goes back before an answer is due); one that the next bar,
+    decided before it, already covers (merged). Every change ends in one count, and an answer struck
+    off the grid keeps its grid tick: counted on its own, its jitter measured against its own tick."""
+    from installations.live.engine import ANSWER_EVERY
+
+    player, played = hand_player(tmp_path)
+    engine = LiveScore(models.music, models.video, player, LiveSettings(key="D major"))
+    engine._waited_long = lambda: True
+    calm, busy = frames_of("calm", 1)[0], frames_of("busy", 1)[0]
+
+    def until(tick):  # render to an audio tick, deciding bars when due
+        while player.tick() < tick:
+            if engine._seconds_to_next_decision() <= 0:
+                engine._next_bar()
+            player.render(RATE // 100)
+
+    def show(frame, tick):
+        until(tick)
+        engine._frame(player.tick() / 1000.0, frame)
+
+    for k in range(45):  # bars at 300 + 2000 k ms: bar 2 (4300-6300) decided from the calm picture
+        show(calm, 100 * k)
+    c = engine.counters
+    assert c.changes == 0 and engine.bars[-1].tick == 4300
+    show(busy, 4500)  # answered at once
+    assert (c.changes, c.changes_answered, c.changes_deferred) == (1, 1, 0) and c.latency_ms[-1] < 150
+    answered_at = player.tick()
+    show(calm, 4600)  # a beat has not passed since the last answer: deferred
+    beat_left = answered_at + ANSWER_EVERY * 125 - player.tick()
+    assert (c.changes, c.changes_answered, c.changes_deferred) == (2, 1, 1)
+    for tick in range(4700, 5300, 100):  # the same look: no new change; answered once the beat is over
+        show(calm, tick)
+    assert (c.changes, c.changes_answered, c.changes_deferred) == (2, 2, 1)
+    assert c.latency_ms[-1] >= beat_left  # from the frame that showed it, not from the one answered
+    show(busy, 5350)  # within a beat of that answer: deferred,
+    show(calm, 5400)  # and the picture is back before it is answered
+    assert (c.changes, c.changes_deferred, c.changes_withdrawn, len(c.latency_ms)) == (3, 2, 1, 2)
+    show(busy, 5700)  # answered at once, off the grid (the next sixteenth is 75 ms away)
+    until(6100)  # bar 3 decided (at 6000) from the frames since 4000: mostly calm
+    show(calm, 6100)  # a beat has not passed: deferred
+    show(calm, 6350)  # bar 3, decided before it, plays: it covers the change (or a change from bar 3, answered)
+    figures = engine.change_figures()
+    assert figures["changes_merged"] == 1 and figures["changes_withdrawn"] == 1 and figures["changes_pending"] == 0
+    assert figures["picture_changes"] == (figures["picture_changes_answered"] + figures["changes_merged"]
+                                          + figures["changes_withdrawn"] + figures["changes_pending"])
+    assert figures["latency_ms_picture_to_first_changed_note"]["n"] == figures["picture_changes_answered"]
+    assert figures["latency_ms_picture_to_expression"]["n"] == figures["picture_changes"]
+    until(6500)
+    onsets = [(e, late) for e, late in played if e.velocity]
+    off_grid = [(e, late) for e, late in onsets if e.tick != e.grid_tick]
+    assert off_grid and player.off_grid == len(off_grid) and len(player.jitter_ms) == len(onsets)
+    for e, late in off_grid:  # struck before the next sixteenth; its grid tick is the sixteenth it belongs to
+        assert (e.grid_tick - 300) % 125 == 0 and 0 < e.tick - e.grid_tick < 125
+    assert max(abs(late) for _, late in onsets) <= 1  # every note, off the grid or not, at its own tick
+    player.close()
+
+
 def test_without_a_camera_the_music_drifts_slowly_and_goes_on(tmp_path, models):
     player, _ = hand_player(tmp_path)
     engine = LiveScore(models.music, models.video, player, LiveSettings(key="G major"))
@@ -192,21 +270,48 @@ def test_config_file_and_options(tmp_path):
         read_config(None, {"audio_driver": "speakers"})
 
 
-def test_score_av_live_plays_a_file_in_real_time_and_reports(tmp_path, capsys):
+def test_score_av_live_plays_a_file_in_real_time_and_reports(tmp_path):
+    """`score-av live` on a file, in real time, stopped dead for 0.8 s midway (SIGSTOP: the
+    machine too busy to run it). What holds on any machine, loaded or not: frames flow, bars play,
+    the WAV lasts as long as the run, the stats file is written, every change of the picture ends in
+    one count, and the stall is counted and reported as an underrun. How fast it answers and how
+    steady its notes are on a quiet machine is bench/live_latency.py's."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
     from score_av.clips import write_clip
 
     clip = write_clip(tmp_path / "room.mp4", moving_frames(50, 160, 120) + frames_of("busy", 25), 25)
-    wav, stats = tmp_path / "heard.wav", tmp_path / "stats.json"
-    code = main(["live", "--source", str(clip), "--audio-driver", "file", "--wav", str(wav), "--duration", "5",
-                 "--stats", str(stats), "--osc-in", "127.0.0.1:59311"])
-    out = capsys.readouterr().out
-    assert code == 0 and "live:" in out and str(wav) in out
+    wav, stats, log = tmp_path / "heard.wav", tmp_path / "stats.json", tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "score_av", "live", "--source", str(clip), "--audio-driver",
+                                 "file", "--wav", str(wav), "--duration", "6", "--stats", str(stats),
+                                 "--osc-in", "127.0.0.1:59311"], stdout=subprocess.PIPE, stderr=err, text=True)
+        deadline = time.monotonic() + 60
+        while "live:" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # models loading
+        time.sleep(2.0)  # the audio plays
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(0.8)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, log.read_text()
+    assert "live:" in out and str(wav) in out
     figures = json.loads(stats.read_text())
-    assert figures["frames_encoded"] >= 80 and figures["bars_played"] >= 2 and figures["notes_played"] >= 1
-    assert figures["audio_underruns"] == 0 and figures["note_jitter_ms"]["max"] <= 5
+    assert figures["frames_in"] >= 25 and 25 <= figures["frames_encoded"] <= figures["frames_in"]
+    assert figures["bars_played"] >= 2 and figures["notes_played"] >= 1
+    assert figures["picture_changes"] == (figures["picture_changes_answered"] + figures["changes_merged"]
+                                          + figures["changes_withdrawn"] + figures["changes_pending"])
+    assert figures["latency_ms_picture_to_first_changed_note"]["n"] == figures["picture_changes_answered"]
+    assert figures["audio_underruns"] >= 1 and len(figures["audio_underruns_at_s"]) == figures["audio_underruns"]
+    assert "audio underrun" in log.read_text()
     with wave.open(str(wav)) as w:
         seconds = w.getnframes() / w.getframerate()
-    assert 5.0 <= seconds <= 8.0  # the run, and the second of fading out
+    assert seconds >= 6.0 and abs(seconds - figures["wall_seconds"]) <= 0.3  # the run (the stall too), and its fade
 
 
 def test_osc_controls_reach_a_running_installation(tmp_path, models):
@@ -264,18 +369,38 @@ def test_sigterm_fades_out_and_exits_cleanly(tmp_path):
 
 
 def test_stats_sample_cpu_and_memory_and_keep_the_file_up_to_date(tmp_path):
+    import time
+
+    import psutil
+
     from installations.live.stats import SAMPLE_EVERY, LiveStats
 
+    cores = psutil.cpu_count()
     now = [0.0]
     stats = LiveStats(tmp_path / "stats.json", lambda: {"bars_played": 7}, clock=lambda: now[0], every=10.0)
-    for _ in range(12):
-        sum(i * i for i in range(20000))  # some CPU to measure
+    used, block = [], None
+    for k in range(12):
+        start = time.process_time()
+        while time.process_time() - start < 0.1 * (1 + k % 3):  # CPU to measure: 0.1, 0.2 or 0.3 s
+            pass
+        if k == 4:
+            block = np.ones(100 * 2 ** 20 // 8)  # 100 MiB, every page touched, held over four samples
+        if k == 8:
+            block = None
+        used.append(time.process_time() - start)
         now[0] += SAMPLE_EVERY
         stats.poll()
     written = json.loads((tmp_path / "stats.json").read_text())
-    assert written["bars_played"] == 7 and len(written["samples"]) >= 10
-    assert all(s["rss_mb"] > 10 and s["cpu_share_of_all_cores"] >= 0 for s in written["samples"])
-    assert written["rss_mb_first_half_mean"] > 0 and written["wall_seconds"] >= 50
+    samples = written["samples"]
+    assert written["bars_played"] == 7 and len(samples) == 12 and written["wall_seconds"] == 60.0
+    for sample, cpu in zip(samples, used):  # the process's CPU time over each 5 s, as a share of all cores
+        assert abs(sample["cpu_share_of_all_cores"] - cpu / SAMPLE_EVERY / cores) <= 0.003  # /proc's 10 ms ticks
+    assert abs(written["cpu_share_of_all_cores"] - sum(used) / 60 / cores) <= 0.003
+    rss = np.array([s["rss_mb"] for s in samples])
+    held = rss[4:8].mean() - np.r_[rss[:4], rss[8:]].mean()
+    assert 98 <= held <= 102.5  # the 100 MiB held, in MiB, and given back
+    assert written["rss_mb_first_half_mean"] == round(float(rss[:6].mean()), 1)
+    assert written["rss_mb_second_half_mean"] == round(float(rss[6:].mean()), 1)
 
 
 def test_without_a_sound_system_it_says_so_once_and_plays_on(caplog):

@@ -1,11 +1,11 @@
 """OSC in and out and MIDI out of `score-av live` (installations/live/osc.py, midi_out.py).
 
 OSC is tested over real UDP sockets on the loopback interface: real pythonosc clients and servers
-on both ends, each server on a free port (port 0). MIDI cannot be tested end to end here: this
-machine has no MIDI system (no ALSA sequencer), so `open_midi_out` is tested for what it must do
-on such a machine (one warning, None, no exception), and `MidiOut` is tested with a recording
-port, a fake of mido's port interface only (`send`, `close`); the messages it records are real
-mido messages.
+on both ends, each server on a free port (port 0). `open_midi_out` is tested for what it must do
+on a machine without a MIDI system (one warning, None, no exception), and `MidiOut` with a
+recording port, a fake of mido's port interface only (`send`, `close`); the messages it records
+are real mido messages. The runner's wiring of both, end to end, and MIDI out through a real
+virtual port where the machine has an ALSA sequencer: tests/test_live_wiring.py.
 """
 from __future__ import annotations
 

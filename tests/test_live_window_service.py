@@ -24,8 +24,9 @@ from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OF
 from score_av.models import MUSIC_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG_KEYS = {"camera", "source", "model", "style", "bpm", "audio_driver", "wav", "midi_out", "osc", "osc_in",
-               "fullscreen", "duration", "stats", "log", "soundfont", "program", "key", "seed", "volume"}
+CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
+               "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "key", "seed",
+               "volume"}
 
 
 def _frame(h: int = 270, w: int = 480) -> np.ndarray:
@@ -315,8 +316,21 @@ def test_free_memory_between_blocks_in_use_goes_back_to_the_system():
 
 
 def test_example_config_parses_with_exactly_the_options():
-    config = tomllib.loads((ROOT / "installations" / "live.example.toml").read_text(encoding="utf-8"))
-    assert set(config) == CONFIG_KEYS
+    """The example config names every setting, each the name of a command line option (dashes as
+    underscores), and it reads back as a valid config."""
+    from dataclasses import fields
+
+    from installations.live.config import LiveConfig, read_config
+    from score_av.cli import build_parser
+
+    path = ROOT / "installations" / "live.example.toml"
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert set(config) == CONFIG_KEYS == {f.name for f in fields(LiveConfig)}
+    live = build_parser()._subparsers._group_actions[0].choices["live"]
+    options = {a.dest for a in live._actions} - {"help", "config"}
+    assert options == CONFIG_KEYS
+    assert config["wait_for_source"] is False  # a missing source is an error unless asked to wait
+    assert read_config(path).bpm == 120
     assert config["bpm"] == 120 and config["model"] == MUSIC_MODEL and config["osc_in"] == "127.0.0.1:9001"
     assert config["audio_driver"] in {"alsa", "pulseaudio", "jack", "coreaudio", "file"}
     assert 0 <= config["volume"] <= 1 and 0 <= config["program"] <= 127

@@ -85,3 +85,81 @@ def test_readme_quotes_each_cards_training_as_the_card_says(name):
         assert minutes in row, row
     if name == "flat":
         assert f"({steps} steps)" in text["flat-steps"] or f"for {steps} steps" in text["flat-steps"]
+
+
+def test_video_response_gives_both_correlations_and_the_readme_quotes_them():
+    response = FIGURES["groups"]["video-response"]["figures"]
+    text = rf.passages(README)["response-person"]
+    for model in (rf.DEFAULT_MUSIC, "vae"):
+        person = response[model][rf.PERSON_CLIP]
+        assert {"spearman", "spearman_changed_bars", "bar_lines", "bar_lines_music_unchanged"} <= set(person)
+        assert f"{person['spearman']:.2f}" in text and f"{person['spearman_changed_bars']:.2f}" in text
+    changed = json.loads(json.dumps(FIGURES))
+    changed["groups"]["video-response"]["figures"][rf.DEFAULT_MUSIC][rf.PERSON_CLIP]["spearman_changed_bars"] += 0.2
+    assert rf.render_readme(README, changed) != README
+
+
+def test_the_time_make_figures_takes_is_the_sum_of_the_groups_seconds():
+    total = sum(group["seconds"] for group in FIGURES["groups"].values())
+    cycle = FIGURES["groups"]["musae-cycle"]["seconds"] / total
+    text = rf.passages(README)["figures-time"]
+    assert f"about {total / 3600:.1f} hours" in text and f"{cycle:.0%} of it" in text
+    longer = json.loads(json.dumps(FIGURES))
+    longer["groups"]["musae-cycle"]["seconds"] += 3600
+    assert rf.render_readme(README, longer) != README
+
+
+def test_the_phrase_test_names_the_reference_clips_and_seeds_it_used():
+    r = FIGURES["groups"]["phrase-test"]["figures"]
+    text = " ".join(rf.passages(README)["phrase-test"].split())
+    for name in r["reference"]["training_collections_test_split"]["names"]:
+        assert rf.BOOKS[name] in text, name
+    assert f"with {len(r['seeds'])} seeds" in text
+    fewer = json.loads(json.dumps(FIGURES))
+    fewer["groups"]["phrase-test"]["figures"]["seeds"] = r["seeds"][:3]
+    assert "with 3 seeds" in " ".join(rf.passages(rf.render_readme(README, fewer))["phrase-test"].split())
+    own = json.loads(json.dumps(FIGURES))  # a model trained on the reference's books: said so
+    ref = own["groups"]["phrase-test"]["figures"]["reference"]
+    ref["model_trained_on"] = ref["training_collections_test_split"]["names"]
+    assert "books it learned from" in rf.passages(rf.render_readme(README, own))["phrase-test"]
+
+
+def test_the_musical_claims_about_dance_are_the_musicality_figures():
+    m = FIGURES["groups"]["musicality"]["figures"]["rendered"]
+    text = " ".join(rf.passages(README)["dance-vs-vae"].split())
+    for model in (rf.DEFAULT_MUSIC, "vae"):
+        person = m[model][rf.PERSON_CLIP]
+        assert f"{person['key_fit']:.2f}" in text and f"{m[model]['a-b-a']['recall']:.2f}" in text
+    changed = json.loads(json.dumps(FIGURES))
+    changed["groups"]["musicality"]["figures"]["rendered"]["vae"][rf.PERSON_CLIP]["leaps"] += 0.25
+    assert rf.render_readme(README, changed) != README
+
+
+BENCH = ROOT / "bench"
+CLIP_HELPERS = {"looped_clips.py", "readme_figures.py"}
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCH.glob("*.py")))
+def test_every_benchmark_that_scores_a_real_clip_takes_clip(script):
+    text = (BENCH / script).read_text()
+    if script in CLIP_HELPERS or not re.search(r"SHARED|PERSON|shared_clips|shared\" / \"clips", text):
+        return
+    assert '"--clip"' in text and "clips_to_score(" in text, f"bench/{script} scores a real clip without --clip"
+
+
+def test_a_benchmark_without_a_clip_says_so_in_one_line_and_exits_2(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(BENCH / "render_options.py"), "--clip", str(tmp_path / "no.mp4")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "no such clip" in done.stderr
+    sys.path.insert(0, str(BENCH))
+    try:
+        from looped_clips import clips_to_score
+    finally:
+        sys.path.remove(str(BENCH))
+    with pytest.raises(SystemExit) as exit_:
+        clips_to_score("bench/x.py", None, [tmp_path / "shared" / "clip.mp4"])
+    assert exit_.value.code == 2

@@ -113,7 +113,7 @@ class FileSource:
             # the timeouts only matter for URLs: a network read that hangs fails instead
             container = av.open(self.name, metadata_errors="ignore", timeout=(10.0, 5.0))
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise SourceLost(f"{self.name}: cannot open it as a video ({exc})") from None
+            raise SourceLost(f"{self.name}: cannot open it as a video ({getattr(exc, 'strerror', None) or exc})") from None
         if not container.streams.video:
             container.close()
             raise SourceLost(f"{self.name}: has no video stream")
@@ -193,6 +193,18 @@ class FileSource:
             container.close()
 
 
+def quiet_opencv() -> None:
+    """Silence OpenCV's own log ("[ WARN:0@1.0] ... can't open camera by index" on stderr at every
+    attempt, once a second while no camera is plugged in): Capture says what matters once, in the
+    project's log. The level is the process's; `score-av live` uses OpenCV for nothing else that logs."""
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # an OpenCV build without the logging utilities reads only the environment
+        os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
+
+
 class CameraSource:
     """A camera through OpenCV. `width` x `height` is asked for; the camera may pick its nearest mode.
 
@@ -209,6 +221,7 @@ class CameraSource:
         import cv2
 
         self.close()
+        quiet_opencv()
         cap = cv2.VideoCapture(self.index)
         if not cap.isOpened():
             cap.release()
@@ -400,7 +413,7 @@ class Capture:
                 self._lost_at = self._clock()
                 attempts += 1
                 if self._state != "lost":
-                    self._lose(why, self._lost_at - started)  # nothing was live yet: at start-up
+                    self._lose(why, self._lost_at - started, at_start=self._state == "starting")  # nothing live yet
                 elif _sparse(attempts):
                     LOG.info("%s: reconnection attempt %d failed: %s", self.source.name, attempts, why)
                 self._pause(delay)
@@ -485,10 +498,14 @@ class Capture:
             LOG.info("%s: live", self.source.name)
             self._set_state("live", "frames are flowing")
 
-    def _lose(self, why: str, noticed_after: float) -> None:
+    def _lose(self, why: str, noticed_after: float, at_start: bool = False) -> None:
         self._counters.losses += 1
         self._keep(self._counters.noticed_after, noticed_after)
-        LOG.warning("%s: lost (%s), noticed after %.2f s; reconnecting", self.source.name, why, noticed_after)
+        if at_start:  # said once; the attempts that follow are logged sparsely, at INFO
+            LOG.warning("%s: no picture at start-up (%s); trying again every %g s at most until there is one",
+                        self.source.name, why, self._backoff[1])
+        else:
+            LOG.warning("%s: lost (%s), noticed after %.2f s; reconnecting", self.source.name, why, noticed_after)
         self._set_state("lost", why)
 
     @staticmethod

@@ -6,6 +6,7 @@ which win. An empty string in the file means "not set" (TOML has no null).
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from score_av.errors import ScoreAVError
 from score_av.models import MUSIC_MODEL
 
+from .osc import OscConfigError, parse_host_port
 from .player import DRIVERS
 
 
@@ -24,6 +26,7 @@ class LiveConfigError(ScoreAVError):
 class LiveConfig:
     camera: int = 0
     source: str | None = None        # a file or URL played in real time instead of the camera
+    wait_for_source: bool = False    # a source that cannot be opened at start-up: wait for it (else an error)
     model: str = MUSIC_MODEL
     style: str | None = None
     bpm: float = 120.0
@@ -43,16 +46,38 @@ class LiveConfig:
     volume: float = 0.8
 
     def checked(self) -> "LiveConfig":
+        """The values, each checked on its own (one LiveConfigError line naming the setting); what
+        depends on the machine (folders, the source, the soundfont, ports) is checked by the
+        runner before it starts anything (runner.check_startable)."""
         if self.audio_driver not in DRIVERS:
             raise LiveConfigError(f"audio_driver {self.audio_driver!r}: choose one of {', '.join(DRIVERS)}")
+        if self.camera < 0:
+            raise LiveConfigError(f"camera {self.camera}: a camera index is 0 or more (/dev/video0 is 0)")
         if not 20 <= self.bpm <= 300:
             raise LiveConfigError(f"bpm {self.bpm}: choose 20 to 300")
         if not 0 <= self.volume <= 1:
             raise LiveConfigError(f"volume {self.volume}: choose 0 to 1")
         if not 0 <= self.program <= 127:
             raise LiveConfigError(f"program {self.program}: a General MIDI program is 0 to 127")
-        if self.duration < 0:
+        if not (math.isfinite(self.duration) and self.duration >= 0):
             raise LiveConfigError(f"duration {self.duration}: give seconds, or 0 to run until stopped")
+        if self.seed is not None and self.seed < 0:
+            raise LiveConfigError(f"seed {self.seed}: a seed is 0 or more")
+        if self.key not in ("auto", "none"):
+            from score_av.key import Key
+
+            Key.parse(self.key)  # raises ScoreAVError: --key 'H': the tonic must be a note name ...
+        for name in ("osc", "osc_in"):
+            value = getattr(self, name)
+            if value is not None and not (name == "osc_in" and value == "off"):
+                try:
+                    parse_host_port(value)
+                except OscConfigError as exc:
+                    raise LiveConfigError(f"{name}: {exc}") from None
+        if self.wav is not None and self.audio_driver != "file":
+            raise LiveConfigError(f"wav {self.wav}: only the file audio driver writes a WAV "
+                                  f"(audio_driver = \"file\", --audio-driver file); the {self.audio_driver} "
+                                  "driver plays to the sound card")
         if self.audio_driver == "file" and self.wav is None:
             return replace(self, wav=Path("live.wav"))
         return self

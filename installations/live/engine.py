@@ -17,8 +17,21 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
 - **the camera lost, the music goes on.** With no frames, each new bar's look takes a slow walk
   from the last one seen (`drift`), until the camera is back.
 
-Latency is the time from the frame that showed the change to when the first changed note is heard
-(the sequencer plays it at its tick; `Player.heard_at`).
+A change is an event: a frame whose look lies past `change` from the look the bar playing plays
+(the look the music last answered), after one that did not. Every one is counted, and each ends
+one way (`LiveCounters`): answered (the first changed note, from a re-decode or from a new bar
+decided from the changed frames), merged (an answer to another change covers it: the answer to
+an earlier change, or a bar decided before it that plays a look within `change` of the picture),
+withdrawn (the picture came back to the look it had left before an answer was due), or still
+pending when the run stops. A change may not be answered at once: within `ANSWER_EVERY` sixteenths of the
+last answer, or when the bar is over and the next one is not decided yet (deferred); it is then
+answered by a later frame's re-decode or by the next bar.
+
+Latency is the time from the frame that showed the change (the first frame of the event, deferred
+or not) to when the first changed note is heard (the sequencer plays it at its tick;
+`Player.heard_at`). An answer struck at once, off the grid, keeps its grid tick: the note jitter
+is measured against the tick each note was scheduled for, and the answers off the grid are
+counted on their own (`Player.off_grid`).
 """
 from __future__ import annotations
 
@@ -42,6 +55,7 @@ from score_av.models import MusicModel, VideoModel
 from score_av.motion import MOVING, FrameFeatures
 
 from .player import HISTORY, TICKS_PER_SECOND, NoteEvent, Player
+from .stats import spread
 
 log = logging.getLogger("score_av.live.engine")
 
@@ -72,10 +86,24 @@ class LiveCounters:
     frames_in: int = 0
     frames_encoded: int = 0
     bars_played: int = 0
-    redecodes: int = 0
+    redecodes: int = 0                # bars decoded again within the bar (with or without a change to answer)
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))     # picture change -> first changed note heard
+    latency_at_once_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # the same, changes not deferred
     expression_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # picture change -> CC 11 heard
     changes_without_new_note: int = 0
+    changes: int = 0                  # every change of the picture (an event: see the module's docstring)
+    changes_answered: int = 0         # answered by a changed note: one latency each
+    changes_deferred: int = 0         # not answered at the frame that showed them (answered later, merged, ...)
+    changes_merged: int = 0           # covered by the answer to another change: no latency of their own
+    changes_withdrawn: int = 0        # the picture came back to the look it had left before an answer was due
+
+
+@dataclass
+class _Change:
+    t_frame: float                    # wall time of the frame that showed it
+    from_look: np.ndarray             # the look the music played then (the bar playing's position)
+    answer_tick: int | None = None    # the first note of a new bar decided from it, when one is scheduled
+    deferred: bool = False            # not answered at the frame that showed it
 
 
 @dataclass
@@ -121,6 +149,8 @@ class LiveScore:
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
         self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
+        self._changes: list[_Change] = []      # changes seen and not answered yet, oldest first
+        self._far_from: np.ndarray | None = None  # the playing look the last frame lay past `change` from
         self._started = clock()
         self.path: list[np.ndarray] = []       # recent music codes, for the window
         music.decode(np.zeros((1, music.latent_dim), np.float32), prefix=np.zeros((1, 1), np.int64))  # warm up
@@ -211,10 +241,63 @@ class LiveScore:
         self._motion.append(motion)
         self._colours.append(colour)
         self.player.expression(0.6 + 0.4 * min(1.0, motion / self._motion_scale))
+        expression_heard = self.player.heard_at(self.player.tick())
         playing = self._playing()
         settled = self.mapping.count >= WARMUP  # the running statistics move too much before
-        if settled and playing is not None and np.linalg.norm(position - playing.position) > self.settings.change:
-            self._redecode(playing, position, t)
+        if self._changes and self._changes[0].answer_tick is not None and \
+                self.player.tick() >= self._changes[0].answer_tick:
+            self._answer_changes(self._changes[0].answer_tick)  # the new bar decided from them is playing
+        if not settled or playing is None:
+            return
+        if np.linalg.norm(position - playing.position) > self.settings.change:
+            new = self._far_from is not playing.position  # past the threshold after a frame that was not: a change
+            self._far_from = playing.position
+            if new:
+                self.counters.changes += 1
+                self.counters.expression_ms.append((expression_heard - t) * 1000)  # CC 11 went out above
+                self._changes.append(_Change(t, playing.position))
+            answered = self._redecode(playing, position)
+            if new and not answered:
+                self.counters.changes_deferred += 1
+                self._changes[-1].deferred = True
+        else:
+            self._far_from = None
+            if self._changes:  # within the threshold of the look playing now, and not answered yet:
+                if self._changes[0].answer_tick is not None:  # a bar decided from them answers them
+                    self._answer_changes(self._changes[0].answer_tick)
+                else:
+                    for change in self._changes:  # a bar decided before them covers them, or the picture went back
+                        if change.from_look is playing.position:
+                            self.counters.changes_withdrawn += 1
+                        else:
+                            self.counters.changes_merged += 1
+                    self._changes = []
+
+    def _answer_changes(self, first_note_tick: int) -> None:
+        """The changes waiting are answered by the note at `first_note_tick`: the oldest is measured
+        to it, from the frame that showed it; the others are merged into that answer."""
+        if not self._changes:
+            return
+        first = self._changes[0]
+        tick = min(first_note_tick, first.answer_tick) if first.answer_tick is not None else first_note_tick
+        latency = (self.player.heard_at(tick) - first.t_frame) * 1000
+        self.counters.latency_ms.append(latency)
+        if not first.deferred:
+            self.counters.latency_at_once_ms.append(latency)
+        self.counters.changes_answered += 1
+        self.counters.changes_merged += len(self._changes) - 1
+        self._changes = []
+
+    def change_figures(self) -> dict:
+        """What the stats report of the picture's changes (see the module's docstring)."""
+        c = self.counters
+        return {"picture_changes": c.changes, "picture_changes_answered": c.changes_answered,
+                "changes_deferred": c.changes_deferred, "changes_merged": c.changes_merged,
+                "changes_withdrawn": c.changes_withdrawn, "changes_pending": len(self._changes),
+                "bars_redecoded": c.redecodes,
+                "latency_ms_picture_to_first_changed_note": spread(c.latency_ms),
+                "latency_ms_changes_answered_at_once": spread(c.latency_at_once_ms),
+                "latency_ms_picture_to_expression": spread(c.expression_ms)}
 
     def _playing(self) -> _Bar | None:
         now = self.player.tick()
@@ -253,7 +336,13 @@ class LiveScore:
         previous = self.bars[-1] if self.bars else None
         tokens, position, code = self._decide(look, previous, index)
         bar = _Bar(index, tick, step_ms, tokens, position, code, self._velocity(motion))
-        self.player.schedule(self._events(bar, 0))
+        events = self._events(bar, 0)
+        self.player.schedule(events)
+        if self._changes and previous is not None and position is not previous.position:  # decided from them
+            first_note = min((e.tick for e in events if e.velocity), default=None)
+            if first_note is not None:
+                for change in self._changes:
+                    change.answer_tick = first_note if change.answer_tick is None else change.answer_tick
         self.bars = (self.bars + [bar])[-2:]
         self.counters.bars_played += 1
         self._announce(bar)
@@ -312,15 +401,15 @@ class LiveScore:
                 log.exception("bar output failed")
 
     # --- answering a change within the bar -----------------------------------------------------
-    def _redecode(self, playing: _Bar, position: np.ndarray, t_frame: float) -> None:
+    def _redecode(self, playing: _Bar, position: np.ndarray) -> bool:
         """Answer a change: decode the bar playing again from the next free sixteenth (or from now,
         off the grid, when that is more than ANSWER_WAIT_MS away; the next bar from its start when the
         playing one is over), with a new note first; the bar after it, if scheduled, follows the new
-        look. Both are rescheduled in one go."""
+        look. Both are rescheduled in one go. False when it is not answered now: within ANSWER_EVERY
+        sixteenths of the last answer, or before the next bar is decided."""
         now = self.player.tick()
         if now - self._answered_at < ANSWER_EVERY * playing.step_ms:
-            return
-        self.counters.expression_ms.append((self.player.heard_at(now) - t_frame) * 1000)  # CC 11 went out already
+            return False
         earliest = now + MARGIN_MS
         target, step = playing, math.ceil((earliest - playing.tick) / playing.step_ms)
         answer_tick = None  # the answering note's tick, when it does not wait for the grid
@@ -329,7 +418,7 @@ class LiveScore:
         if step >= STEPS_PER_BAR:
             later = [b for b in self.bars if b.index > playing.index]
             if not later:
-                return  # the next bar is not decided yet: it will be, from this look
+                return False  # the next bar is not decided yet: it will be, from this look
             target, step = later[0], 0
         self._answered_at = now
         how = self.settings.conducting
@@ -351,18 +440,24 @@ class LiveScore:
         ready = self.player.tick() + 3  # decoding took longer than MARGIN_MS: strike the answer from now
         if answer_tick is not None or start_tick < ready:
             answer_tick = max(answer_tick or 0, ready)
-        if answer_tick is not None:
+        if answer_tick is not None:  # off the grid on purpose: each note keeps its grid tick (Player.off_grid)
             start_tick = answer_tick
             events = [e if e.tick >= answer_tick else
-                      replace(e, tick=answer_tick, grid_tick=answer_tick) if e.velocity else
-                      replace(e, tick=answer_tick - 1, grid_tick=answer_tick - 1) for e in events]
+                      replace(e, tick=answer_tick) if e.velocity else
+                      replace(e, tick=answer_tick - 1) for e in events]
+        # the bar's notes that sound across the cut lose their note-offs with everything else taken
+        # back: each ends where the answer starts (else it hangs on MIDI out, and in the synth)
+        grid = lambda step_: int(round(target.tick + step_ * target.step_ms))
+        events += [NoteEvent(start_tick - 1, n.pitch, 0, start_tick - 1) for n in tokens_to_notes(target.tokens)
+                   if grid(n.start) < start_tick <= grid(n.end) - 1]
         self.player.replace_from(start_tick, events)
         self.bars = ([b for b in self.bars if b.index < target.index] + replaced)[-2:]
         self.counters.redecodes += 1
         first_note = min((e.tick for e in events if e.velocity), default=None)  # the answer (a new note by the bias)
         if first_note is not None:
-            self.counters.latency_ms.append((self.player.heard_at(first_note) - t_frame) * 1000)
+            self._answer_changes(first_note)
         else:
             self.counters.changes_without_new_note += 1
         log.debug("picture changed: bar %d re-decoded from step %d", target.index, step)
         self._announce(replaced[-1])
+        return first_note is not None

@@ -5,19 +5,24 @@ for tick t (milliseconds of audio) is played in the 64-sample block that holds t
 doing at that moment. Nothing here sleeps to time a note. The engine schedules each bar as it is
 decoded, and it can take back every note not yet played when the picture changes
 (`replace_from`). FluidSynth removes events only all at once, so the player keeps a mirror of what
-it has scheduled: everything still to come is removed, and what is kept is sent again.
+it has scheduled: everything still to come is removed, and what is kept is sent again. An event
+whose tick has passed by then is sent at once, and how late it plays is counted as its jitter.
 
 Audio goes out through FluidSynth's own driver (alsa, pulseaudio, jack, coreaudio). The `file`
 driver stands in for a sound card where there is none. A thread renders blocks paced by the wall
 clock, a fixed lead ahead as a device buffer would be, and writes what would be heard to a WAV. It
-counts an underrun whenever it falls behind and a real device would have run dry.
+counts an underrun whenever it falls behind and a real device would have run dry, and says so in
+the log (the first few, then every 100th).
 
 Each note is one timer event for a sequencer client of ours. At the note's tick the sequencer calls
 it, from inside the audio rendering, and it plays the note on the synth right there. It does
 what FluidSynth's own synth client would, at the same sample. It then sends the note on (MIDI
-out, OSC) and records how late it came against the grid time it was meant for (`jitter_ms`, the
-note jitter the stats report). With one destination, one removal takes back exactly what has not
-sounded yet.
+out, OSC) and records how late it came against the tick it was scheduled for (`jitter_ms`, the
+note jitter the stats report: every note-on, answers off the grid included). A note the engine
+strikes off the music's grid on purpose (its tick is not its `grid_tick`: an answer to the
+picture that does not wait for the next sixteenth) is also counted on its own (`off_grid_ms`: how
+far from its grid tick it was scheduled). With one destination, one removal takes back exactly
+what has not sounded yet.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -48,10 +53,10 @@ HISTORY = 100_000           # figures kept per kind (the latest): weeks of notes
 
 @dataclass(frozen=True)
 class NoteEvent:
-    tick: int           # audio milliseconds when it sounds
+    tick: int           # audio milliseconds when it is scheduled to sound (the jitter is tick played - tick)
     pitch: int
     velocity: int       # 0: note off
-    grid_tick: int      # when the music meant it to sound (the jitter is tick played - grid_tick)
+    grid_tick: int      # the music's grid tick it belongs to; not `tick` when struck off the grid on purpose
     length_ms: int = 0  # a note-on's planned length (for OSC and the window; the note-off ends it)
 
 
@@ -103,7 +108,9 @@ class Player:
         self._lock = threading.RLock()
         self._pending: dict[int, NoteEvent] = {}   # id -> event scheduled and not yet dispatched
         self._next_id = 1
-        self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - grid tick (the latest)
+        self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - tick scheduled (the latest)
+        self.off_grid_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on struck off the grid: tick - grid tick
+        self.off_grid = 0               # note-ons struck off the grid on purpose (all of them, not only the latest)
         self.underruns = 0
         self.underrun_ticks: deque[int] = deque(maxlen=1000)  # when they happened (audio ms), the latest
         self._wav = WavWriter(wav, sample_rate) if driver == "file" else None
@@ -162,13 +169,13 @@ class Player:
             left, self._pending = self._pending, {}  # nothing removed can be dispatched any more
             kept = [e for e in left.values() if e.tick < tick]
             for event in kept + events:
-                self._send(event if event.tick >= now else _at(event, now))
+                self._send(event, max(event.tick, now))  # one due already plays at once, and counts as late
 
-    def _send(self, event: NoteEvent) -> None:
+    def _send(self, event: NoteEvent, at: int | None = None) -> None:
         ident = self._next_id
         self._next_id += 1
         self._pending[ident] = event
-        self.seq.timer(event.tick, data=ident, dest=self._client)
+        self.seq.timer(event.tick if at is None else at, data=ident, dest=self._client)
 
     def _dispatched(self, time_tick, event, seq, data) -> None:
         """The sequencer calls this from the audio rendering at each event's tick: play the note."""
@@ -179,9 +186,12 @@ class Player:
             self.synth.noteon(CHANNEL, note.pitch, note.velocity)
         else:
             self.synth.noteoff(CHANNEL, note.pitch)
-        late = int(time_tick) - note.grid_tick
+        late = int(time_tick) - note.tick
         if note.velocity > 0:
             self.jitter_ms.append(late)
+            if note.tick != note.grid_tick:
+                self.off_grid += 1
+                self.off_grid_ms.append(note.tick - note.grid_tick)
         if self.on_note is not None:
             try:
                 self.on_note(note, late)
@@ -247,6 +257,10 @@ class Player:
             if dry and not was_dry:  # one glitch, however many blocks it takes to catch up
                 self.underruns += 1
                 self.underrun_ticks.append(self.tick())
+                if self.underruns <= 3 or self.underruns % 100 == 0:
+                    log.warning("audio underrun at %.1f s of audio (%d so far): the audio thread fell %.0f ms "
+                                "behind; a sound card would have glitched", self.tick() / TICKS_PER_SECOND,
+                                self.underruns, (now - due) * 1000)
             was_dry = dry
             if now < due:
                 self._stop.wait(min(due - now, block_seconds))
@@ -266,6 +280,9 @@ class Player:
         self.synth.delete()
         return out
 
-
-def _at(event: NoteEvent, tick: int) -> NoteEvent:
-    return replace(event, tick=tick)
+    def discard(self) -> None:
+        """Close without keeping the WAV (a run that failed to start): no file is left behind."""
+        if self._wav is not None:
+            self._wav.discard()
+            self._wav = None
+        self.close()

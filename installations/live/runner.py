@@ -11,10 +11,14 @@ out over a second and closes everything.
 """
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -22,11 +26,12 @@ import numpy as np
 import torch
 
 from score_av.models import Models
+from score_av.synth import find_soundfont
 
-from .capture import Capture, CameraSource, FileSource, FrameSource
-from .config import LiveConfig
+from .capture import Capture, CameraSource, FileSource, FrameSource, SourceLost
+from .config import LiveConfig, LiveConfigError
 from .engine import LiveScore, LiveSettings
-from .midi_out import open_midi_out
+from .midi_out import MidiOut, Port, open_midi_out
 from .osc import OscIn, OscOut, parse_host_port
 from .player import TICKS_PER_SECOND, NoteEvent, Player
 from .service import Heartbeat, handle_signals, limit_malloc_arenas, release_free_memory
@@ -70,30 +75,50 @@ class LiveRun:
     """`score-av live` as a library call: build with a LiveConfig, then `run(stop)`; returns the stats.
 
     `source` and `models` may be given (tests, benchmarks); by default they come from the config.
+    `midi_port`, an output port with mido's interface (`send(message)`, `close()`), plays the notes
+    instead of the port `config.midi_out` names: a host application's own port, or a test's.
+
+    Everything a person could have mistyped is checked before anything starts or is written
+    (`check_startable`): a bad value is one LiveConfigError (or another UserError) line, and no
+    file, port or thread is left behind.
     """
 
     def __init__(self, config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, midi_port: Port | None = None):
         self.config, self.clock = config, clock
+        waiting = check_startable(config, check_source=source is None)
         limit_malloc_arenas()  # before any of its threads start: flat memory over weeks
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
-        self.midi = open_midi_out(config.midi_out) if config.midi_out else None
-        self.osc_out = OscOut(*parse_host_port(config.osc)) if config.osc else None
-        self.player = Player(config.soundfont, config.audio_driver, config.wav, program=config.program,
-                             clock=clock, on_note=self._note)
-        self.player.set_volume(config.volume)
-        self.engine = LiveScore(self.models.music, self.models.video, self.player,
-                                LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key),
-                                on_bar=self._bar, clock=clock)
-        self.source = source or (FileSource(config.source, clock=clock) if config.source
-                                 else CameraSource(config.camera))
-        self.capture = Capture(self.source, self._frame_in, clock=clock, on_state=self._camera,
-                               notice_seconds=NOTICE_SECONDS)
+        self.models.music.prior(config.style)  # an unknown style: one line, before anything is opened
+        self.osc_out = OscOut(*parse_host_port(config.osc)) if config.osc else None  # an unknown host: one line
         self.osc_in = OscIn(Controls(self), *parse_host_port(config.osc_in)) if config.osc_in not in (None, "off") else None
-        self.window = Window(fullscreen=config.fullscreen)
-        self.heartbeat = Heartbeat(path=None)
-        self.stats = LiveStats(config.stats, self.figures, clock=clock)
+        self.player: Player | None = None
+        self.midi: MidiOut | None = None
+        try:
+            self.player = Player(config.soundfont, config.audio_driver, config.wav, program=config.program,
+                                 clock=clock, on_note=self._note)
+            self.player.set_volume(config.volume)
+            self.engine = LiveScore(self.models.music, self.models.video, self.player,
+                                    LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key),
+                                    on_bar=self._bar, clock=clock)
+            self.source = source or (FileSource(config.source, clock=clock) if config.source
+                                     else CameraSource(config.camera))
+            self.capture = Capture(self.source, self._frame_in, clock=clock, on_state=self._camera,
+                                   notice_seconds=NOTICE_SECONDS)
+            self.window = Window(fullscreen=config.fullscreen)
+            self.heartbeat = Heartbeat(path=None)
+            self.stats = LiveStats(config.stats, self.figures, clock=clock)
+            self.midi = MidiOut(midi_port) if midi_port is not None else \
+                (open_midi_out(config.midi_out) if config.midi_out else None)
+        except BaseException:  # nothing half-made is left behind: no temporary WAV, no open socket
+            if self.player is not None:
+                self.player.discard()
+            if self.osc_out is not None:
+                self.osc_out.close()
+            raise
+        if waiting:
+            log.warning("source %s; waiting for it (wait_for_source), the music drifts meanwhile", waiting)
         self._frame: np.ndarray | None = None
         self._recent: list[np.ndarray] = []
         self._camera_state = "starting"
@@ -192,15 +217,72 @@ class LiveRun:
         return {"source": self.config.source or f"camera {self.config.camera}",
                 "audio_driver": self.config.audio_driver, "bpm": self.engine.settings.bpm,
                 "frames_in": cap.frames_in, "frames_encoded": c.frames_encoded, "bars_played": c.bars_played,
-                "notes_played": len(jitter), "picture_changes_answered": c.redecodes,
-                "latency_ms_picture_to_first_changed_note": spread(c.latency_ms),
-                "latency_ms_picture_to_expression": spread(c.expression_ms),
-                "note_jitter_ms": spread(jitter), "audio_underruns": self.player.underruns,
+                "notes_played": len(jitter), **self.engine.change_figures(),
+                "note_jitter_ms": spread(jitter), "answers_off_the_grid": self.player.off_grid,
+                "answers_off_the_grid_ms": spread(self.player.off_grid_ms), "audio_underruns": self.player.underruns,
                 "audio_underruns_at_s": [round(t / TICKS_PER_SECOND, 1) for t in self.player.underrun_ticks],
                 "camera": {"state": self._camera_state, "losses": cap.losses, "recoveries": cap.recoveries,
                            "noticed_after_s": spread(cap.noticed_after), "recovered_after_s": spread(cap.recovered_after)}}
 
 
-def run_live(config: LiveConfig, models: Models | None = None, source: FrameSource | None = None) -> dict:
+def run_live(config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
+             midi_port: Port | None = None) -> dict:
     """Build and run; the stats figures at the end."""
-    return LiveRun(config, models, source).run()
+    return LiveRun(config, models, source, midi_port=midi_port).run()
+
+
+# ---------------------------------------------------------------------------------------------
+# Before anything starts
+# ---------------------------------------------------------------------------------------------
+
+def check_startable(config: LiveConfig, check_source: bool = True) -> str | None:
+    """What the machine must give for `config` to start, checked before anything is opened or written:
+    the folders of the WAV and the stats file, the soundfont, the OSC in address, and (with
+    `check_source`) the source. Raises one LiveConfigError (or SoundfontNotFound) line; returns why
+    the source cannot be opened yet when it is to be waited for, else None.
+
+    A source that cannot be opened now is far more often a typo than a stream still to come, so it
+    is an error unless `wait_for_source` is set; then it is said once and waited for (and the music
+    drifts meanwhile). A camera is always waited for: an installation often starts before its camera.
+    A port already taken for OSC in is not checked here: it is said once and the music plays on."""
+    for name in ("wav", "stats"):
+        path = getattr(config, name)
+        if path is not None:
+            _check_writable(name, Path(path))
+    find_soundfont(config.soundfont)
+    if config.osc_in not in (None, "off"):
+        _check_bindable(*parse_host_port(config.osc_in))
+    if config.source and check_source:
+        try:
+            probe = FileSource(config.source)
+            probe.open()
+            probe.close()
+        except SourceLost as exc:
+            if not config.wait_for_source:
+                raise LiveConfigError(f"source {exc}; to wait for a source that is not there yet, set "
+                                      "wait_for_source = true (--wait-for-source)") from None
+            return str(exc)
+    return None
+
+
+def _check_writable(name: str, path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise LiveConfigError(f"{name} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise LiveConfigError(f"{name} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LiveConfigError(f"{name} {path}: the folder {folder} is not writable")
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """OSC in's address: an unknown host, or one that is not this machine's, is a mistake to say now."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return  # taken: OSC in says so once when it starts, and the music plays on
+        raise LiveConfigError(f"osc_in {host}:{port}: cannot listen there ({exc.strerror or exc}); "
+                              "give an address of this machine, e.g. 127.0.0.1:9001, or off") from None

@@ -1,9 +1,11 @@
 """What a live run measured, as the issue and a gallery technician want it: `--stats FILE.json`.
 
-Frames in and encoded, bars played, the latency from a change in the picture to the first changed
-note heard (median and p95) and to the expression change heard, the jitter of notes (how far from
-their grid tick the sequencer played them), audio underruns, the camera's losses and recoveries,
-and CPU and memory over time. CPU is this process's CPU time over wall time as a share of all the
+Frames in and encoded, bars played, every change in the picture and how it ended (answered,
+deferred, merged, withdrawn: engine.py), the latency from each change answered to the first
+changed note heard (n, median, p95 and max) and from each change to the expression change heard,
+the jitter of every note (how far from the tick it was scheduled for the sequencer played it), the
+answers struck off the grid on purpose, audio underruns, the camera's losses and recoveries, and
+CPU and memory over time. CPU is this process's CPU time over wall time as a share of all the
 machine's cores (0.5 = half of them), sampled with psutil. The file is rewritten atomically every
 `every` seconds, so a monitor can read it while the installation runs.
 """

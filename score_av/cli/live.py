@@ -21,6 +21,8 @@ the bar playing is decoded again from the next sixteenth note with the new code,
 sounds there (within 125 ms at 120 bpm). Notes are played by FluidSynth's sequencer on the audio
 clock. If the camera is unplugged, frozen or lost, that is noticed within two seconds; the music
 drifts slowly on its own while the camera is tried again, and follows it again when it is back.
+A camera not there at start-up is waited for (said once in the log); a --source that cannot be
+opened at start-up is an error (exit status 2) unless --wait-for-source.
 
 OSC in (127.0.0.1:9001 unless --osc-in says otherwise): /score-av/tempo BPM, /score-av/model NAME,
 /score-av/style NAME, /score-av/volume 0-1, /score-av/mute 0|1. OSC out (--osc): /score-av/code,
@@ -35,6 +37,9 @@ def register(sub) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--camera", type=int, metavar="INDEX", help="camera index (default: 0)")
     where.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream played in real time, looping")
+    p.add_argument("--wait-for-source", action="store_true", default=None,
+                   help="a --source that cannot be opened at start-up is waited for, the music drifting meanwhile "
+                        "(default: it is an error; a camera is always waited for)")
     p.add_argument("--model", metavar="NAME_OR_PATH",
                    help=f"the music model (default: {MUSIC_MODEL}; see score-av render --help)")
     p.add_argument("--style", metavar="NAME", help="one style of the model's data prior")
@@ -59,19 +64,23 @@ def register(sub) -> None:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from installations.live.config import read_config
+    from installations.live.config import LiveConfigError, read_config
     from installations.live.runner import LiveRun
     from installations.live.service import setup_logging
 
     options = {k: v for k, v in vars(args).items() if k not in ("run", "command", "config")}
     config = read_config(args.config, options)
-    setup_logging(config.log)
+    try:
+        setup_logging(config.log)
+    except OSError as exc:
+        raise LiveConfigError(f"log {config.log}: cannot write it ({exc.strerror or exc})") from None
     started = time.time()
     run = LiveRun(config)
     figures = run.run()
     latency = figures["latency_ms_picture_to_first_changed_note"]
     out = f", audio: {run.wav}" if run.wav else ""
     stats = f", stats: {config.stats}" if config.stats else ""
-    print(f"live: {figures['bars_played']} bars, {figures['frames_encoded']} frames, picture-to-note latency "
-          f"p95 {latency['p95']} ms{out}{stats} ({time.time() - started:.0f} s)")
+    answered = f"picture-to-note latency p95 {latency['p95']} ms" if latency["n"] else "no picture change answered"
+    print(f"live: {figures['bars_played']} bars, {figures['frames_encoded']} frames, {answered}{out}{stats} "
+          f"({time.time() - started:.0f} s)")
     return 0
