@@ -56,8 +56,10 @@ class RenderOptions:
 
     def check(self) -> None:
         """A ScoreAVError naming the option, before any work."""
-        if not self.bpm > 0:
-            raise ScoreAVError(f"--bpm must be positive, got {self.bpm}")
+        if not 0 < self.bpm < float("inf"):
+            raise ScoreAVError(f"--bpm must be a positive number, got {self.bpm}")
+        if self.seed is not None and self.seed < 0:
+            raise ScoreAVError(f"--seed must be 0 or more, got {self.seed}")
         if not 0 <= self.smooth < 1:
             raise ScoreAVError(f"--smooth must be in [0, 1), got {self.smooth}")
         if self.analysis_fps < 0:

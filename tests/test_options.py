@@ -184,7 +184,8 @@ def test_keep_audio_keeps_the_clips_sound_and_says_when_there_is_none(capsys, mo
 
 def test_options_out_of_range_are_one_clear_error(models, clip, tmp_path):
     for bad, word in [({"bpm": 0}, "--bpm"), ({"smooth": 1.0}, "--smooth"), ({"steady": -1}, "--steady"),
-                      ({"analysis_fps": -2}, "--analysis-fps"), ({"program": 128}, "--program")]:
+                      ({"analysis_fps": -2}, "--analysis-fps"), ({"program": 128}, "--program"),
+                      ({"seed": -1}, "--seed"), ({"bpm": float("inf")}, "--bpm")]:
         with pytest.raises(ScoreAVError, match=word):
             render(models, clip, tmp_path, **bad)
     assert list(tmp_path.iterdir()) == []

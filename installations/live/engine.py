@@ -459,5 +459,6 @@ class LiveScore:
         else:
             self.counters.changes_without_new_note += 1
         log.debug("picture changed: bar %d re-decoded from step %d", target.index, step)
-        self._announce(replaced[-1])
+        for bar in replaced:  # each bar decoded again goes out (OSC, the window), the playing one first
+            self._announce(bar)
         return first_note is not None
