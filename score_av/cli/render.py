@@ -68,7 +68,8 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
                         "with --steady above 0)")
     p.add_argument("--steady", type=float, default=1.0, metavar="D",
                    help="a bar keeps the music of the bar before when its code moved less than D "
-                        "(0 = every flicker counts; default: 1.0, where a typical code has length 5.6)")
+                        "(0 = every flicker counts; default: 1.0, where a standardised code of 32 numbers "
+                        "is about 5.7 long)")
     p.add_argument("--analysis-fps", type=float, default=8.0, metavar="F",
                    help="frames per second the video model looks at, on an even grid (default: 8; 0 = every "
                         "frame; a clip with fewer frames gives all it has): at least 90%% of F over every "
