@@ -139,17 +139,19 @@ def keep_steps(distance: float) -> int:
 
 
 def cadence(bar: np.ndarray, key: Key, register: tuple[int, int] | None) -> np.ndarray:
-    """The bar with its last note moved to the nearest tonic (within the register)."""
+    """The bar with its last note moved to a tonic within the register: the one nearest the note
+    before it (a phrase closes by stepping to the tonic, not by a leap), or nearest the last note
+    itself when it is the bar's only one."""
     steps = np.flatnonzero(bar >= FIRST_PITCH_TOKEN)
     if not len(steps):
         return bar
-    pitch = int(pitch_of(bar[steps[-1:]])[0])
+    approach = int(pitch_of(bar[steps[-2:]])[0])  # the note before the last, or the last when alone
     lo, hi = register or (MIN_PITCH, MIN_PITCH + VOCAB_SIZE - FIRST_PITCH_TOKEN - 1)
     tonics = [p for p in range(lo, hi + 1) if p % 12 == key.tonic]
     if not tonics:
         return bar
     out = bar.copy()
-    out[steps[-1]] = min(tonics, key=lambda p: (abs(p - pitch), p)) - MIN_PITCH + FIRST_PITCH_TOKEN
+    out[steps[-1]] = min(tonics, key=lambda p: (abs(p - approach), p)) - MIN_PITCH + FIRST_PITCH_TOKEN
     return out
 
 

@@ -136,8 +136,9 @@ def test_footage_that_returns_gets_its_notes_back(each_model, aba_clip, tmp_path
 def test_without_themes_footage_that_returns_is_scored_afresh(models, aba_clip, tmp_path):
     on = render_clip(aba_clip, tmp_path / "x.mp4", RenderOptions(), models=models).score
     off = render_clip(aba_clip, tmp_path / "y.mp4", RenderOptions(themes=0), models=models).score
-    assert (on.conducted.theme_of[8:12] >= 0).any() and (off.conducted.theme_of == -1).all()
-    assert recall(off.bars[0:4], off.bars[8:12]) < recall(on.bars[0:4], on.bars[8:12])
+    returning = on.conducted.theme_of[8:12]
+    assert (returning >= 0).any() and set(returning[returning >= 0]) <= set(range(4))  # from the first shot
+    assert (off.conducted.theme_of == -1).all()  # decoded again: the same notes only where the decoder gives them
 
 
 def test_a_still_room_is_quieter_than_people_walking_through_it(models, tmp_path):

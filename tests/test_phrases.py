@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from music_vae.representation import FIRST_PITCH_TOKEN
-from score_av.conductor import PHRASE, Conducting, conduct, pitch_of
+from music_vae.representation import FIRST_PITCH_TOKEN, HOLD
+from score_av.conductor import PHRASE, REGISTER, Conducting, cadence, conduct, pitch_of
 from score_av.key import Key
 
 
@@ -30,3 +30,14 @@ def test_the_bar_sounding_at_a_phrase_end_ends_on_the_tonic_whatever_made_it(mod
 
     free = conduct(models.music, positions, positions, np.zeros(len(order)), Conducting(key=key, phrases=False))
     assert np.array_equal(free.bars[3], free.bars[2]) and np.array_equal(free.bars[7], free.bars[1])
+
+
+def test_a_phrase_closes_by_stepping_to_the_tonic_nearest_the_note_before():
+    note = lambda pitch: pitch - 21 + FIRST_PITCH_TOKEN
+    bar = np.full(16, HOLD)
+    bar[[0, 4, 8, 12]] = [note(67), note(65), note(64), note(69)]  # G4 F4 E4 A4, in C
+    closed = cadence(bar, Key.parse("C"), REGISTER)
+    assert closed[12] == note(60) and np.array_equal(closed[:12], bar[:12])  # C4, a third below E4 (not C5)
+    alone = np.full(16, HOLD)
+    alone[0] = note(69)
+    assert cadence(alone, Key.parse("C"), REGISTER)[0] == note(72)  # one note: the tonic nearest it
