@@ -166,3 +166,23 @@ def each_model(request, models):
     if request.param == MUSIC_MODEL:
         return models
     return Models(MusicVAE(request.param, "cpu"), models.video)
+
+
+@pytest.fixture
+def receiver():
+    """A real OSC server (pythonosc) on a free loopback port; every (address, args) it decodes, in order."""
+    import queue
+    import threading
+
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    received: queue.Queue[tuple[str, tuple]] = queue.Queue()
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: received.put((address, args)))
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server.server_address, received
+    server.shutdown()
+    server.server_close()

@@ -12,12 +12,9 @@ from __future__ import annotations
 import logging
 import queue
 import socket
-import threading
 
 import numpy as np
 import pytest
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
 from installations.live.midi_out import MidiOut, open_midi_out
@@ -162,20 +159,6 @@ def test_osc_in_listens_on_loopback_by_default_and_says_when_the_port_is_taken()
 # ---------------------------------------------------------------------------------------------
 # OSC out
 # ---------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def receiver():
-    """A real pythonosc server on a free loopback port, collecting (address, args)."""
-    received: queue.Queue[tuple[str, tuple]] = queue.Queue()
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: received.put((address, args)))
-    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server.server_address, received
-    server.shutdown()
-    server.server_close()
-
 
 def test_osc_out_sends_code_note_bar_and_state(receiver):
     (host, port), received = receiver

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import BlockingOSCUDPServer
 
 from installations.live.config import LiveConfigError, read_config
 from installations.live.runner import LiveRun
@@ -40,20 +38,6 @@ def clip(tmp_path_factory) -> Path:
     from score_av.clips import write_clip
 
     return write_clip(tmp_path_factory.mktemp("wiring") / "room.mp4", moving_frames(50, 160, 120), 25)
-
-
-@pytest.fixture
-def receiver():
-    """A real OSC server on a free loopback port; every (address, args) it decodes, in order."""
-    received: queue.Queue[tuple[str, tuple]] = queue.Queue()
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: received.put((address, args)))
-    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server.server_address, received
-    server.shutdown()
-    server.server_close()
 
 
 def drain(received: queue.Queue, settle: float = 0.5) -> list[tuple[str, tuple]]:

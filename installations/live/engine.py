@@ -445,11 +445,6 @@ class LiveScore:
             events = [e if e.tick >= answer_tick else
                       replace(e, tick=answer_tick) if e.velocity else
                       replace(e, tick=answer_tick - 1) for e in events]
-        # the bar's notes that sound across the cut lose their note-offs with everything else taken
-        # back: each ends where the answer starts (else it hangs on MIDI out, and in the synth)
-        grid = lambda step_: int(round(target.tick + step_ * target.step_ms))
-        events += [NoteEvent(start_tick - 1, n.pitch, 0, start_tick - 1) for n in tokens_to_notes(target.tokens)
-                   if grid(n.start) < start_tick <= grid(n.end) - 1]
         self.player.replace_from(start_tick, events)
         self.bars = ([b for b in self.bars if b.index < target.index] + replaced)[-2:]
         self.counters.redecodes += 1

@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -107,6 +107,7 @@ class Player:
         self._client = self._fluid.register_client(self.seq.sequencer, b"score-av", self._callback, None)
         self._lock = threading.RLock()
         self._pending: dict[int, NoteEvent] = {}   # id -> event scheduled and not yet dispatched
+        self._sounding: set[int] = set()           # pitches struck and not yet ended (the audio thread's)
         self._next_id = 1
         self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - tick scheduled (the latest)
         self.off_grid_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on struck off the grid: tick - grid tick
@@ -162,7 +163,8 @@ class Player:
 
     def replace_from(self, tick: int, events: list[NoteEvent]) -> None:
         """Take back every scheduled event at or after `tick` and schedule `events` instead (any of them
-        already due play at once)."""
+        already due play at once). A note struck before `tick` whose note-off is taken back ends when
+        the next note starts (`_dispatched`)."""
         with self._lock:
             self._fluid.remove_events(self.seq.sequencer, -1, self._client, -1)
             now = self.tick()
@@ -178,20 +180,35 @@ class Player:
         self.seq.timer(event.tick if at is None else at, data=ident, dest=self._client)
 
     def _dispatched(self, time_tick, event, seq, data) -> None:
-        """The sequencer calls this from the audio rendering at each event's tick: play the note."""
+        """The sequencer calls this from the audio rendering at each event's tick: play the note.
+
+        The melody is one voice, and what is sounding is known here, where notes are played: a note
+        that starts ends any still sounding (its note-off was taken back by `replace_from`, or comes
+        in the same millisecond, which the sequencer may play in either order), and a note-off for a
+        pitch not sounding is dropped. So nothing hangs and nothing is ended twice on MIDI out or in
+        the synth, however late an answer to the picture comes."""
         note = self._pending.pop(int(self._fluid.event_get_data(event) or 0), None)  # atomic: no lock here
         if note is None:
             return
-        if note.velocity > 0:
-            self.synth.noteon(CHANNEL, note.pitch, note.velocity)
-        else:
-            self.synth.noteoff(CHANNEL, note.pitch)
         late = int(time_tick) - note.tick
         if note.velocity > 0:
+            for pitch in sorted(self._sounding):
+                self._play(replace(note, pitch=pitch, velocity=0, length_ms=0), late)
             self.jitter_ms.append(late)
             if note.tick != note.grid_tick:
                 self.off_grid += 1
                 self.off_grid_ms.append(note.tick - note.grid_tick)
+        elif note.pitch not in self._sounding:
+            return
+        self._play(note, late)
+
+    def _play(self, note: NoteEvent, late: int) -> None:
+        if note.velocity > 0:
+            self.synth.noteon(CHANNEL, note.pitch, note.velocity)
+            self._sounding.add(note.pitch)
+        else:
+            self.synth.noteoff(CHANNEL, note.pitch)
+            self._sounding.discard(note.pitch)
         if self.on_note is not None:
             try:
                 self.on_note(note, late)
@@ -286,3 +303,4 @@ class Player:
             self._wav.discard()
             self._wav = None
         self.close()
+
