@@ -80,7 +80,21 @@ def test_replace_from_takes_back_only_what_has_not_sounded(tmp_path):
     player.render(int(0.45 * RATE))  # up to 450 ms: the first two have played
     player.replace_from(500, [NoteEvent(550, 72, 90, 550)])
     player.render(int(0.5 * RATE))
-    assert [(e.tick, e.pitch) for e, _ in played] == [(200, 60), (400, 60), (550, 72)]
+    assert [(e.tick, e.pitch) for e, _ in played if e.velocity] == [(200, 60), (400, 60), (550, 72)]
+    player.close()
+
+
+def test_the_melody_is_one_voice_nothing_hangs_and_nothing_ends_twice(tmp_path):
+    """A note whose note-off was taken back ends when the next starts; a note-off for a pitch that
+    is not sounding (its note taken back, or ended already) never reaches the synth or MIDI out."""
+    player, played = hand_player(tmp_path)
+    player.schedule([NoteEvent(100, 60, 90, 100), NoteEvent(399, 60, 0, 399), NoteEvent(400, 62, 90, 400),
+                     NoteEvent(599, 62, 0, 599)])
+    player.render(int(0.2 * RATE))
+    player.replace_from(300, [NoteEvent(300, 67, 90, 300), NoteEvent(399, 64, 0, 399)])  # 60's end taken back
+    player.render(int(0.5 * RATE))
+    assert [(e.tick, e.pitch, e.velocity > 0) for e, _ in played] == \
+        [(100, 60, True), (300, 60, False), (300, 67, True)]  # 60 ended where 67 began; no stray 64 off
     player.close()
 
 
