@@ -321,6 +321,7 @@ def test_score_av_live_plays_a_file_in_real_time_and_reports(tmp_path):
     assert figures["picture_changes"] == (figures["picture_changes_answered"] + figures["changes_merged"]
                                           + figures["changes_withdrawn"] + figures["changes_pending"])
     assert figures["latency_ms_picture_to_first_changed_note"]["n"] == figures["picture_changes_answered"]
+    assert f"of {figures['picture_changes']}" in out  # the summary line counts every change, answered or not
     assert figures["audio_underruns"] >= 1 and len(figures["audio_underruns_at_s"]) == figures["audio_underruns"]
     assert "audio underrun" in log.read_text()
     with wave.open(str(wav)) as w:

@@ -80,7 +80,9 @@ def run_live(args: argparse.Namespace) -> int:
     latency = figures["latency_ms_picture_to_first_changed_note"]
     out = f", audio: {run.wav}" if run.wav else ""
     stats = f", stats: {config.stats}" if config.stats else ""
-    answered = f"picture-to-note latency p95 {latency['p95']} ms" if latency["n"] else "no picture change answered"
+    answered = (f"{figures['picture_changes_answered']} of {figures['picture_changes']} picture changes answered, "
+                f"latency p95 {latency['p95']:.0f} ms, max {latency['max']:.0f} ms" if latency["n"]
+                else f"no picture change answered (of {figures['picture_changes']})")
     print(f"live: {figures['bars_played']} bars, {figures['frames_encoded']} frames, {answered}{out}{stats} "
           f"({time.time() - started:.0f} s)")
     return 0
