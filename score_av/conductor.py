@@ -8,7 +8,8 @@ conductor gives the bars a piece to belong to:
   notes outside the key made rare (`Conducting.chromatic`, a logit penalty: passing notes and
   leading tones stay possible, at about the corpus's rate) and the notes outside a comfortable
   register forbidden. With `modulate`, a cut in the picture may move the piece to a related key:
-  the one the bar decoded there fits best.
+  the one the bar decoded there fits best. A cut inside a bar makes two jumps of the look (the bar
+  that holds both shots, and the one after it): it moves the key once.
 - **phrases.** Bars are placed an octave up or down so that each begins near where the last one
   ended, and the bar that sounds at the end of a phrase of four ends on the tonic, whatever made
   it: a new bar, a held one or a theme brought back (phrase_end).
@@ -209,8 +210,9 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
     key = how.key
     new = []
     playing = -1  # the bar whose notes are sounding: a theme never brings back the bar just played
+    jumps = np.r_[False, np.linalg.norm(np.diff(looks, axis=0), axis=1) > CUT] if n else np.zeros(0, bool)
     for k in range(n):
-        if k and how.modulate and key is not None and np.linalg.norm(looks[k] - looks[k - 1]) > CUT:
+        if how.modulate and key is not None and jumps[k] and not jumps[k - 1]:  # a cut inside a bar jumps twice
             key = _closest_related(music, codes[k], key)
         keys.append(key)
         if held[k]:

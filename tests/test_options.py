@@ -204,6 +204,7 @@ def test_modulate_moves_the_key_at_a_cut_to_a_related_one(models, clip, tmp_path
     starts = tl.start + np.array(moves) * tl.bar
     assert all(np.abs(CUTS - t).min() <= tl.bar for t in starts), (moves, CUTS)  # only at a cut
     assert all(np.abs(starts - cut).min() <= tl.bar for cut in CUTS), (moves, CUTS)  # at every cut
+    assert len(moves) == len(CUTS), (moves, CUTS)  # once each: a cut inside a bar is not two
     assert all(keys[k] in keys[k - 1].related() for k in moves), [str(k) for k in keys]
     played = [(pitches(bar), key) for bar, key in zip(score.bars, keys)]
     assert np.mean(np.concatenate([key.contains(p) for p, key in played])) >= 0.95  # each bar in its own key
