@@ -13,6 +13,19 @@ import numpy as np
 import torch
 
 
+def unwritable(path: Path) -> str | None:
+    """Why no file can be written at `path`, in a few words, or None: checked before any work, so
+    that a mistyped output is one line at once, not a traceback at the end."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "is a folder; give a file name"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    return None
+
+
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

@@ -19,6 +19,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from modelkit.atomic import unwritable
+
 from .errors import ScoreAVError
 from .sources import VideoInfo, use_decode_threads
 
@@ -81,13 +83,9 @@ def plan_output(info: VideoInfo, out: Path | None = None) -> OutputPlan:
 
 def check_writable(path: Path) -> None:
     """Fail before any work if the output cannot be created, with the reason in one line."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise MuxError(f"{path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise MuxError(f"{path}: is a folder; give a file name for the scored clip")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise MuxError(f"{path}: the folder {folder} is not writable; choose another with -o")
+    why = unwritable(path)
+    if why:
+        raise MuxError(f"{path}: {why}")
 
 
 class AudioSource(Protocol):

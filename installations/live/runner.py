@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 
+from modelkit.atomic import unwritable
 from score_av.models import Models
 from score_av.synth import find_soundfont
 
@@ -266,13 +266,9 @@ def check_startable(config: LiveConfig, check_source: bool = True) -> str | None
 
 
 def _check_writable(name: str, path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise LiveConfigError(f"{name} {path}: is a folder; give a file name")
-    if not folder.is_dir():
-        raise LiveConfigError(f"{name} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise LiveConfigError(f"{name} {path}: the folder {folder} is not writable")
+    why = unwritable(path)
+    if why:
+        raise LiveConfigError(f"{name} {path}: {why}")
 
 
 def _check_bindable(host: str, port: int) -> None:
