@@ -94,9 +94,10 @@ def main() -> int:
     figures.pop("hourly", None)
     sixteenth_ms = 240.0 / figures["bpm"] / 16 * 1000
     latency = figures["latency_ms_picture_to_first_changed_note"]
+    shown = "as it is" if args.clip else f"{SIZE[0]}x{SIZE[1]}, {FPS} fps"
     over = lambda ms: round(ms / sixteenth_ms, 2) if ms is not None else None
     print(json.dumps({
-        "clip": f"{clip.name} ({'as it is' if args.clip else f'{SIZE[0]}x{SIZE[1]}, {FPS} fps'}, looping)", "seconds": args.seconds, **figures,
+        "clip": f"{clip.name} ({shown}, looping)", "seconds": args.seconds, **figures,
         "reference": {"cpu_share_of_all_cores_reading_the_file_only": round(reference, 3),
                       "sixteenth_note_ms": sixteenth_ms},
         "cpu_live_over_reading_only": round(figures["cpu_share_of_all_cores"] / max(reference, 1e-9), 2),

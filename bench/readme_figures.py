@@ -565,8 +565,8 @@ def p_response_person(fig: dict) -> str:
     r = {n: _response(fig)[n][PERSON_CLIP] for n in (DEFAULT_MUSIC, "vae")}
     d, v = r[DEFAULT_MUSIC], r["vae"]
     changed = d["bar_lines"] - d["bar_lines_music_unchanged"]
-    ties = ("those ties, at bar lines where the picture moved little, carry much of the first figure, which says mostly that the "
-            "music holds while the picture is still" if d["spearman"] - d["spearman_changed_bars"] >= 0.1 else
+    ties = ("those ties, at bar lines where the picture moved little, carry much of the first figure, which says "
+            "mostly that the music holds while the picture is still" if d["spearman"] - d["spearman_changed_bars"] >= 0.1 else
             "the first figure owes little to those ties")
     return filled(f"on the person-detection clip with `{DEFAULT_MUSIC}`, {d['spearman']:.2f} over all "
                   f"{d['bar_lines']} bar lines and {d['spearman_changed_bars']:.2f} over the {changed} where the music "
@@ -640,7 +640,8 @@ def p_dance_vs_vae(fig: dict) -> str:
     dp, wp, da, wa = d[PERSON_CLIP], w[PERSON_CLIP], d["a-b-a"], w["a-b-a"]
     real = m["real_tunes"]
     rd, rv = r["rendered_vs_real"]["mean"], v["rendered_vs_real"]["mean"]
-    return filled(f"{r['notes_per_bar']['rendered']:.1f} notes a bar where `vae` plays {v['notes_per_bar']['rendered']:.1f} "
+    notes, notes_vae = r["notes_per_bar"]["rendered"], v["notes_per_bar"]["rendered"]
+    return filled(f"{notes:.1f} notes a bar where `vae` plays {notes_vae:.1f} "
             f"(the phrase test's soundtracks of {clips}, {seeds} seeds). Its soundtracks are "
             f"{'harder' if rd < rv else 'no harder'} to tell from real dance tunes neither model saw (the phrase test, "
             f"under \"Measuring\": {rd:.2f} against `vae`'s {rv:.2f}; 0.5 means they cannot be told apart). On the "

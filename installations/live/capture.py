@@ -113,7 +113,8 @@ class FileSource:
             # the timeouts only matter for URLs: a network read that hangs fails instead
             container = av.open(self.name, metadata_errors="ignore", timeout=(10.0, 5.0))
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise SourceLost(f"{self.name}: cannot open it as a video ({getattr(exc, 'strerror', None) or exc})") from None
+            why = getattr(exc, "strerror", None) or exc  # FFmpeg's words, not its error number
+            raise SourceLost(f"{self.name}: cannot open it as a video ({why})") from None
         if not container.streams.video:
             container.close()
             raise SourceLost(f"{self.name}: has no video stream")
