@@ -50,6 +50,7 @@ bench: setup
 	$(PY) bench/render_memory.py $(CLIP_ARG)
 	$(PY) bench/musicality.py $(CLIP_ARG)
 	$(PY) bench/phrase_test.py $(CLIP_ARG)
+	$(PY) bench/structure.py $(CLIP_ARG)
 	$(PY) bench/video_response.py $(CLIP_ARG)
 	$(PY) bench/render_options.py $(CLIP_ARG)
 	$(PY) bench/live_latency.py $(CLIP_ARG)

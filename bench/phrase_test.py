@@ -23,6 +23,13 @@ sides of a fold (they share a key and motifs, and would let the classifier recog
 instead of the kind of music). The floor is the same test on two random halves of Ryan's tunes,
 which should give about 0.5.
 
+The same test also runs against the model's own held-out tunes: the test split of the collections
+it learned from (`config.train.data`, split with its seed; O'Neill's and Aird's for `dance`), in
+common time, with its floor (two halves of those tunes). One feature group sees the order of the
+bars (`self_similarity`: bar k against k-1, k-2, k-4, so that a loop gives a phrase away); the
+tests against Ryan's and against those tunes are also printed without it
+(`..._without_self_similarity`: the features as they were before it).
+
 Also printed, per feature group, the accuracy of a classifier that sees only that group (what
 gives rendered phrases away), and for information the musical figures of the rendered bars and
 their rhythm distance to Ryan's. One JSON on stdout; progress on stderr.
@@ -47,11 +54,11 @@ import torch
 
 from looped_clips import CLIP_HELP, clips_to_score, shared_clips
 from music_vae.metrics import StyleProbe
-from music_vae.musicality import best_scale, figures, onsets, rhythm_distance, rhythm_histograms
+from music_vae.musicality import (PHRASE_BARS, SELF_SIMILARITY_LAGS, best_scale, cut_phrases, figures, onsets,
+                                   rhythm_distance, rhythm_histograms, self_similarity)
 from music_vae.representation import FIRST_PITCH_TOKEN, NOTE_OFF, STEPS_PER_BAR
 from score_av.models import MUSIC_MODEL
 
-PHRASE_BARS = 8
 MAX_REAL_PER_RENDERED = 4   # real phrases kept per rendered phrase: enough, and fast; class weights do the rest
 MAX_INTERVAL = 12           # semitones; larger intervals share the end bins
 FEATURE_GROUPS = [          # (name, columns), in the order of `phrase_features`
@@ -62,7 +69,9 @@ FEATURE_GROUPS = [          # (name, columns), in the order of `phrase_features`
     ("notes_per_bar", 2),
     ("range", 1),
     ("rest_share", 1),
+    ("self_similarity", 3 * len(SELF_SIMILARITY_LAGS)),
 ]
+ORDER_GROUP = "self_similarity"  # the one group that sees the order of the bars
 
 
 def group_columns(name: str) -> slice:
@@ -102,7 +111,11 @@ def phrase_features(bars) -> np.ndarray:
     - duration (16): shares of note durations of 1..16 steps (a note ends at the next event or bar line);
     - notes_per_bar (2): mean and standard deviation of onsets per bar;
     - range (1): highest minus lowest pitch, in semitones;
-    - rest_share (1): share of steps where nothing sounds.
+    - rest_share (1): share of steps where nothing sounds;
+    - self_similarity (9): bar k against bar k-1, k-2 and k-4: the overlap of their onsets (step and
+      pitch), the share of bars identical, the overlap of their onset steps
+      (`music_vae.musicality.self_similarity`), so that a loop (one bar again and again) gives
+      itself away where the histograms above, blind to the bars' order, cannot see it.
     """
     bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
     bar, pitch = onsets(bars)
@@ -114,16 +127,9 @@ def phrase_features(bars) -> np.ndarray:
     per_bar = np.bincount(bar, minlength=len(bars))
     span = float(pitch.max() - pitch.min()) if len(pitch) else 0.0
     out = np.concatenate([pitch_class, interval, position, duration,
-                          [per_bar.mean(), per_bar.std()], [span], [rest_share(bars)]])
+                          [per_bar.mean(), per_bar.std()], [span], [rest_share(bars)], self_similarity(bars)])
     assert len(out) == sum(size for _, size in FEATURE_GROUPS)
     return out
-
-
-def cut_phrases(bars) -> np.ndarray:
-    """Non-overlapping phrases (k, 8, 16) of consecutive bars from the start; a short tail is dropped."""
-    bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
-    k = len(bars) // PHRASE_BARS
-    return bars[:k * PHRASE_BARS].reshape(k, PHRASE_BARS, STEPS_PER_BAR)
 
 
 COMMON_TIME = ("4/4", "C", "C|")
@@ -138,6 +144,21 @@ def tune_meters(name: str) -> dict[str, str]:
         meter = re.search(r"^M:\s*(\S+)", item.payload, re.M) if item.kind == "abc-text" else None
         found[item.tune_id] = meter.group(1) if meter else ""
     return found
+
+
+def common_time_tunes(names) -> set[str]:
+    """The tune ids of the collections' tunes in common time (ABC meter 4/4, C or C|)."""
+    return {t for name in names for t, m in tune_meters(name).items() if m in COMMON_TIME}
+
+
+def training_test_split(config, common_time: bool = True):
+    """The held-out (test) tunes of a music model's own training collections, split as it was
+    (`config.train`): the corpus, and the tune ids kept (those in common time, or None for every one)."""
+    from music_vae.corpus import load_corpus
+
+    names = list(config.train.data)
+    corpus = load_corpus(names, progress=False).split("test", config.train.split_seed)
+    return corpus, (common_time_tunes(names) if common_time else None)
 
 
 def real_phrases(corpus, tunes: set[str] | None = None) -> dict[str, np.ndarray]:
@@ -202,10 +223,11 @@ def cross_validated(x: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds
 
 
 def phrase_test(rendered: dict[str, np.ndarray], real: dict[str, np.ndarray], folds: int = 5, seed: int = 0,
-                group: str | None = None) -> float:
+                group: str | None = None, without: str | None = None) -> float:
     """Cross-validated balanced accuracy of rendered (label 1) against real (label 0) phrases, each given as
     {group name: phrases (k, 8, 16)}; folds never split a group. Real phrases beyond MAX_REAL_PER_RENDERED
-    times the rendered count are dropped at random (fixed seed). `group` looks at one feature group only."""
+    times the rendered count are dropped at random (fixed seed). `group` looks at one feature group only,
+    `without` at every group but one."""
     for side, named in (("rendered", rendered), ("real", real)):
         if len(named) < 2:
             raise ValueError(f"need phrases from at least two {side} groups to cross-validate, got {len(named)}")
@@ -222,15 +244,18 @@ def phrase_test(rendered: dict[str, np.ndarray], real: dict[str, np.ndarray], fo
     x = np.stack([phrase_features(p) for p in np.concatenate([rea, ren])])
     if group is not None:
         x = x[:, group_columns(group)]
+    if without is not None:
+        x = np.delete(x, np.arange(x.shape[1])[group_columns(without)], axis=1)
     labels = np.r_[np.zeros(len(rea), dtype=np.int64), np.ones(len(ren), dtype=np.int64)]
     groups = np.concatenate([rea_groups, ren_groups])
     n_groups = min(len(np.unique(rea_groups)), len(rendered))
     return cross_validated(x, labels, groups, min(folds, max(n_groups, 2)), seed)
 
 
-def repeated(rendered, real, folds: int, repeats: int, group: str | None = None) -> dict:
+def repeated(rendered, real, folds: int, repeats: int, group: str | None = None,
+             without: str | None = None) -> dict:
     """`phrase_test` over `repeats` seeds: the mean, lowest and highest."""
-    runs = [phrase_test(rendered, real, folds, seed, group) for seed in range(repeats)]
+    runs = [phrase_test(rendered, real, folds, seed, group, without) for seed in range(repeats)]
     return {"mean": round(float(np.mean(runs)), 3), "lowest": round(min(runs), 3), "highest": round(max(runs), 3)}
 
 
@@ -271,6 +296,7 @@ def main() -> int:
     real = real_phrases(ryans, kept)
     corpus_test = real_phrases(load_corpus(DEFAULT_TRAINING_DATA, progress=False).split("test"))
     models = Models.load(args.model, "video", "cpu")
+    own = real_phrases(*training_test_split(models.music.config))  # the model's own held-out tunes, common time
     rendered = rendered_phrases(models, clips, args.seeds, args.style, args.key)
     if len(rendered) < 2:
         print(f"bench/phrase_test.py: the clips gave {len(rendered)} clip-and-seed pieces of at least "
@@ -282,7 +308,9 @@ def main() -> int:
     rendered_bars = [p.reshape(-1, STEPS_PER_BAR) for p in rendered.values()]
     real_bars = np.concatenate([p.reshape(-1, STEPS_PER_BAR) for p in real.values()])
     per_piece = [figures(b) for b in rendered_bars]
-    test = lambda a, b, group=None: repeated(a, b, args.folds, args.repeats, group)  # noqa: E731
+    def test(a, b, group=None, without=None):
+        return repeated(a, b, args.folds, args.repeats, group, without)
+
     out = {
         "model": args.model, "style": args.style, "key": args.key, "clips": [Path(c).name for c in clips], "seeds": args.seeds,
         "folds": args.folds, "repeats": args.repeats,
@@ -300,6 +328,16 @@ def main() -> int:
         "real_vs_real": test(*halves(real)),
         "rendered_vs_training_collections_test_split": test(rendered, corpus_test),
         "rendered_vs_real_by_feature_group": {name: test(rendered, real, name)["mean"] for name, _ in FEATURE_GROUPS},
+        f"rendered_vs_real_without_{ORDER_GROUP}": test(rendered, real, without=ORDER_GROUP),
+        "own_training_collections_test_split": {
+            "names": [str(d) for d in models.music.config.train.data], "meters": ", ".join(COMMON_TIME),
+            "tunes": len(own), "phrases": sum(len(p) for p in own.values())},
+        "rendered_vs_own_training_collections_test_split": test(rendered, own),
+        f"rendered_vs_own_training_collections_test_split_without_{ORDER_GROUP}": test(rendered, own,
+                                                                                        without=ORDER_GROUP),
+        "own_training_collections_test_split_halves": test(*halves(own)),
+        "rendered_vs_own_training_collections_test_split_by_feature_group": {
+            name: test(rendered, own, name)["mean"] for name, _ in FEATURE_GROUPS},
         "rendered_figures_mean_over_pieces": {k: round(float(np.nanmean([f[k] for f in per_piece])), 3)
                                               for k in per_piece[0]},
         "notes_per_bar": {"rendered": round(float((np.concatenate(rendered_bars) >= FIRST_PITCH_TOKEN).sum(1).mean()), 2),

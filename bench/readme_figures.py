@@ -85,6 +85,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "phrase-test": (_cmd("bench/phrase_test.py"), False),
     "phrase-test-vae": (_cmd("bench/phrase_test.py", "--model", "vae"), False),
     "musicality": (_cmd("bench/musicality.py", "--models", DEFAULT_MUSIC, "vae"), False),
+    "structure": (_cmd("bench/structure.py"), False),
     "render-options": (_cmd("bench/render_options.py"), False),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
     "live-soak": (_cmd("bench/live_soak.py", "--minutes", "30", "--period", "180", "--outage", "10"), False),

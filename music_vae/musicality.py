@@ -9,6 +9,9 @@ Jaccard overlap of (onset step, pitch) between a bar and the bar it should repea
 compared bar by bar: the histogram of onset positions (16 steps) and of note durations within the
 bar (1 to 16 steps; a note lasts until the next onset, note-off or the bar's end), each as shares,
 and two histograms differ by their total variation distance (half the sum of absolute differences).
+Structure is counted over 8-bar phrases from the first bar ("Structure of a melody"): bars identical
+to the bar before, the longest run of identical bars, distinct bars per phrase, bar k+4 repeating
+bar k; a loop repeats bar after bar, a tune at a distance.
 """
 from __future__ import annotations
 
@@ -112,3 +115,99 @@ def rhythm_distance(bars, reference) -> dict:
     (pos, dur), (ref_pos, ref_dur) = rhythm_histograms(bars), rhythm_histograms(reference)
     return {"onset_position_tv": total_variation(pos, ref_pos), "duration_tv": total_variation(dur, ref_dur),
             "offbeat_sixteenths": float(pos[1::2].sum()), "reference_offbeat_sixteenths": float(ref_pos[1::2].sum())}
+
+
+# --------------------------------------------------------------------------------------------
+# structure: does a melody repeat at a distance, as tunes do, or bar after bar, as a loop does?
+# --------------------------------------------------------------------------------------------
+
+PHRASE_BARS = 8             # bars per phrase: a tune's 8-bar strain, and the conductor's phrase
+SELF_SIMILARITY_LAGS = (1, 2, 4)  # bar k against k-1 (a loop), k-2, and k-4 (bar 5 answering bar 1)
+
+
+def cut_phrases(bars, length: int = PHRASE_BARS) -> np.ndarray:
+    """Non-overlapping phrases (k, length, 16) of consecutive bars from the first; a short tail is
+    dropped (a phrase counted from the first bar, as a tune's strains and the conductor count them)."""
+    bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
+    k = len(bars) // length
+    return bars[:k * length].reshape(k, length, STEPS_PER_BAR)
+
+
+def same_as_before(phrase) -> np.ndarray:
+    """For bars 2.. of a phrase, whether each is the bar before note for note (every token equal)."""
+    phrase = np.asarray(phrase).reshape(-1, STEPS_PER_BAR)
+    return (phrase[1:] == phrase[:-1]).all(axis=1)
+
+
+def longest_identical_run(phrase) -> int:
+    """The most bars in a row that are one bar played again (1: no bar repeats the one before).
+    A listener hears 3 or more as a loop; real tunes almost never hold one."""
+    run = longest = 1
+    for same in same_as_before(phrase):
+        run = run + 1 if same else 1
+        longest = max(longest, run)
+    return longest
+
+
+def distinct_bars(phrase) -> int:
+    """How many different bars a phrase holds (8 of 8: nothing repeats; real tunes hold about 7,
+    since a strain brings a bar or two back)."""
+    phrase = np.asarray(phrase).reshape(-1, STEPS_PER_BAR)
+    return int(len(np.unique(phrase, axis=0)))
+
+
+def repeats_four_later(phrase) -> float:
+    """Share of bars k of the first half whose bar k+4 is the same bar: the repeat at a distance
+    (bar 5 answers bar 1) that tunes use and a loop does not tell from any other repeat."""
+    phrase = np.asarray(phrase).reshape(-1, STEPS_PER_BAR)
+    half = len(phrase) - 4
+    if half <= 0:
+        return float("nan")
+    return float((phrase[4:] == phrase[:half]).all(axis=1).mean())
+
+
+def structure(phrases) -> dict:
+    """The structure figures over phrases (k, 8, 16), pooled over every phrase: the share of bars that
+    are the bar before, the mean and highest of each phrase's longest run of identical bars, the share
+    of phrases holding a run of 3 or more, the mean number of distinct bars per phrase and the share of
+    bars k (1-4) that bar k+4 repeats. NaN figures when there is no phrase."""
+    phrases = np.asarray(phrases).reshape(-1, PHRASE_BARS, STEPS_PER_BAR)
+    if not len(phrases):
+        nan = float("nan")
+        return {"phrases": 0, "same_as_bar_before": nan, "longest_run_mean": nan, "longest_run_max": 0,
+                "phrases_with_run_of_3": nan, "distinct_bars_per_phrase": nan, "bar_k_plus_4_repeats_k": nan}
+    runs = np.array([longest_identical_run(p) for p in phrases])
+    return {"phrases": int(len(phrases)),
+            "same_as_bar_before": float(np.mean([same_as_before(p).mean() for p in phrases])),
+            "longest_run_mean": float(runs.mean()),
+            "longest_run_max": int(runs.max()),
+            "phrases_with_run_of_3": float((runs >= 3).mean()),
+            "distinct_bars_per_phrase": float(np.mean([distinct_bars(p) for p in phrases])),
+            "bar_k_plus_4_repeats_k": float(np.mean([repeats_four_later(p) for p in phrases]))}
+
+
+def self_similarity(phrase, lags=SELF_SIMILARITY_LAGS) -> np.ndarray:
+    """What a phrase repeats, and how far back: for each lag j, over the bars k with a bar k-j in the
+    phrase, the means of (the Jaccard overlap of onsets, (step, pitch), with bar k-j's, as `recall`;
+    whether the bar is bar k-j note for note; the Jaccard overlap of onset steps alone, the rhythm).
+    A loop is 1 at every lag; a tune is higher at lag 4 (bar 5 answers bar 1) than at lag 1. Order
+    matters here, where every other feature of the phrase test is a histogram blind to it. Onsets
+    rather than tokens, since the holds that fill most of a bar's 16 tokens would make any two bars
+    look alike. 3 figures per lag, lag by lag."""
+    phrase = np.asarray(phrase).reshape(-1, STEPS_PER_BAR)
+
+    def jaccard(a, b, both):
+        union = a.sum(axis=1) + b.sum(axis=1) - both.sum(axis=1)
+        return np.where(union > 0, both.sum(axis=1) / np.maximum(union, 1), 1.0)
+
+    out = []
+    for j in lags:
+        if len(phrase) <= j:
+            out += [0.0, 0.0, 0.0]
+            continue
+        now, then = phrase[j:], phrase[:-j]
+        on_now, on_then = now >= FIRST_PITCH_TOKEN, then >= FIRST_PITCH_TOKEN
+        notes = jaccard(on_now, on_then, on_now & on_then & (now == then))
+        rhythm = jaccard(on_now, on_then, on_now & on_then)
+        out += [float(notes.mean()), float((now == then).all(axis=1).mean()), float(rhythm.mean())]
+    return np.array(out)
