@@ -189,3 +189,74 @@ def get_config(name: str, **train_overrides) -> Config:
     own = {f.name for f in fields(cfg.train.loss)}
     loss = replace(cfg.train.loss, **{k: v for k, v in overrides.items() if k in own})
     return replace(cfg, train=replace(cfg.train, loss=loss, **{k: v for k, v in overrides.items() if k not in own}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Latent inpainting (inpaint.py): the codes of missing bars from the codes of the bars around them
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InpaintModelConfig:
+    latent_dim: int = 32            # the frozen music model's (set from it when training starts)
+    max_context: int = 6            # bars of past and of future context, at most
+    max_missing: int = 8            # bars filled at once, at most
+    context_hidden: int = 256       # each context GRU (past read forwards, future backwards, both towards the gap)
+    generator_hidden: int = 384     # the GRU that writes one code per missing bar
+    generator_layers: int = 2
+    attention_dim: int = 64         # attention over the context codes, by content and by distance in bars
+    start_four_before: float = 3.0  # initial attention score of the bar four before (folk tunes' 4-bar phrases)
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class InpaintTrainConfig:
+    music_model: str = "dance"      # the frozen bar VAE; the data and the split seed are its own
+    seed: int = 0
+    steps: int = 3000
+    batch_size: int = 32            # windows per step (one number of missing bars per step, 1..max_missing)
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-5
+    decay_rate: float = 0.999       # learning rate x decay_rate each step, down to the minimum
+    code_weight: float = 0.3        # beside the token loss: mean squared distance to the true bars' codes
+    choice_weight: float = 5.0      # the choice between copying a context bar's code and its own: expected wrong tokens
+    shorten: float = 0.3            # chance that each context is cut to a random shorter length (0 bars included)
+    transpose: tuple[int, int] = (-5, 6)  # random transposition of whole windows, semitones
+    grad_clip: float = 1.0
+    eval_every: int = 250           # checkpoint and validation token accuracy every n steps
+    eval_windows: int = 512         # windows of the test split measured into the card
+
+
+@dataclass(frozen=True)
+class InpaintConfig:
+    model: InpaintModelConfig = field(default_factory=InpaintModelConfig)
+    train: InpaintTrainConfig = field(default_factory=InpaintTrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "InpaintConfig":
+        known = lambda cls, given: {k: v for k, v in given.items() if k in {f.name for f in fields(cls)}}
+        train = known(InpaintTrainConfig, d["train"])
+        train["transpose"] = tuple(train.get("transpose", (0, 0)))
+        return InpaintConfig(InpaintModelConfig(**known(InpaintModelConfig, d["model"])), InpaintTrainConfig(**train))
+
+
+INPAINT_CONFIGS: dict[str, InpaintConfig] = {
+    "inpaint": InpaintConfig(),
+    # for tests: a few seconds on the tiny music model (music_model is given as the test's checkpoint)
+    "tiny-inpaint": InpaintConfig(
+        InpaintModelConfig(context_hidden=32, generator_hidden=48, generator_layers=1, attention_dim=16,
+                           start_four_before=0.0, dropout=0.0),
+        InpaintTrainConfig(music_model="tiny", steps=60, batch_size=32, learning_rate=1e-2, eval_every=30,
+                           eval_windows=64, transpose=(0, 0))),
+}
+
+
+def get_inpaint_config(name: str, **train_overrides) -> InpaintConfig:
+    """A named inpainting configuration; overrides (None: keep) set its training's settings."""
+    if name not in INPAINT_CONFIGS:
+        raise KeyError(f"unknown inpainting config {name!r}; known: {', '.join(INPAINT_CONFIGS)}")
+    cfg = INPAINT_CONFIGS[name]
+    overrides = {k: v for k, v in train_overrides.items() if v is not None}
+    return replace(cfg, train=replace(cfg.train, **overrides)) if overrides else cfg

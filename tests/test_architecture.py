@@ -85,6 +85,7 @@ LAYERS = {
                ("model", ("model",)),
                ("checkpoint/prior", ("checkpoint", "prior", "data_prior"))),
         beside=("corpus", "metrics", "musicality", "attributes", "train", "flatness", "musae", "variants", "styles"),
+        top=("trained_model", "inpaint"),  # inpaint: a network over the trained model, its training and evaluation
     ),
     "video_vae": Layers(
         stack=(("errors", ("errors",)),

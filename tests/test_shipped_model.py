@@ -124,7 +124,10 @@ def test_the_flat_models_walks_between_real_bars_jump_less_than_the_plain_vaes(v
 # Every checkpoint shipped in media/models (those REQUIRED among them, there or not: a missing one
 # fails), loaded with the project's trained-model API and held to its card: what the card says the
 # model is, and its figures measured again here on a small fixed set.
-SHIPPED = sorted(set(MEDIA_MODELS.glob("*.pt")) | {MEDIA_MODELS / f"{name}.pt" for name in REQUIRED})
+# inpaint.pt is no VAE but the latent inpainting model over `dance` (music_vae/inpaint.py): tests/test_inpaint.py
+# holds it to its card.
+SHIPPED = sorted({p for p in MEDIA_MODELS.glob("*.pt") if p.stem != "inpaint"}
+                 | {MEDIA_MODELS / f"{name}.pt" for name in REQUIRED})
 
 # Music: the card's figures are over its whole test split (3,406 bars of 339 tunes), which only parsing
 # the corpora gives (~13 minutes). Here: every 10th tune of the test split in the corpora's order, parsed

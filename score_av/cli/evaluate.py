@@ -1,4 +1,5 @@
-"""`score-av eval music | compare`: a model's figures (docs/architecture.md), or several models side by side."""
+"""`score-av eval music | compare | inpaint`: a model's figures (docs/architecture.md), several models side by side,
+or the inpainting model beside its baselines."""
 from __future__ import annotations
 
 import argparse
@@ -61,6 +62,29 @@ def register(sub) -> None:
     p.add_argument("--midi", type=Path, metavar="DIR", help="write each model's interpolations as DIR/MODEL.mid")
     p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     p.set_defaults(run=run_eval_compare)
+
+    p = esub.add_parser(
+        "inpaint", help="the inpainting model beside its baselines on the same gaps, as JSON",
+        description="Draw gaps of 4 bars with a fixed seed (6 bars of context before and after at most; at least "
+                    "4 before and 1 after), fill them with the inpainting model and with each baseline (repeat: the "
+                    "last bar before the gap; copy4: the bar four before; linear and slerp: between the codes of the "
+                    "last bar before and the first after, decoded greedily), and print one JSON object: "
+                    '{"methods": {"model": {...}, "repeat": ..., "copy4": ..., "linear": ..., "slerp": ...}, '
+                    '"windows": N}, each with token_accuracy (share of the missing tokens, holds and rests '
+                    "included, equal to the truth), bar_accuracy (share of missing bars reproduced exactly) and "
+                    "out_of_key (share of their note onsets outside the major scale that best fits the whole true "
+                    "window).")
+    p.add_argument("--input", nargs="+", metavar="PATH",
+                   help=".mid/.abc files, folders of them, or collection names (default: the test split of the "
+                        "model's training data)")
+    p.add_argument("--model", default="inpaint", metavar="NAME_OR_PATH",
+                   help="the inpainting model (default: inpaint, the shipped one)")
+    p.add_argument("--windows", type=int, default=512, metavar="N", help="gaps drawn, at most (default: 512)")
+    p.add_argument("--seed", type=int, default=0, help="seed that draws the gaps (default: 0)")
+    p.add_argument("--full-context", action="store_true",
+                   help="only gaps with all 6 bars before and all 6 after (fewer of them)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.set_defaults(run=run_eval_inpaint)
 
 
 def _data(args: argparse.Namespace, vae):
@@ -134,4 +158,22 @@ def run_eval_compare(args: argparse.Namespace) -> int:
             written += write_interpolation_midi(names, sets, args.midi)
     print(f"compared {', '.join(names)} on {len(bars)} bars"
           + (f": {', '.join(map(str, written))}" if written else "") + f" ({time.time() - started:.0f} s)")
+    return 0
+
+
+def run_eval_inpaint(args: argparse.Namespace) -> int:
+    from music_vae.corpus import load_corpus
+    from music_vae.errors import MusicInputError
+    from music_vae.inpaint import Inpainter, evaluate
+
+    if args.windows < 1:
+        raise MusicInputError("--windows must be at least 1")
+    inpainter = Inpainter(args.model, device=args.device)
+    if args.input:
+        corpus, what = load_corpus(args.input, progress=False), " ".join(args.input)
+    else:
+        corpus = load_corpus(inpainter.data, progress=False).split("test", inpainter.split_seed)
+        what = f"the test split of {' '.join(inpainter.data)} (split seed {inpainter.split_seed})"
+    print(json.dumps(evaluate(inpainter, corpus.bars, corpus.tune, args.windows, args.seed, what,
+                              args.full_context), indent=2))
     return 0

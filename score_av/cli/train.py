@@ -1,4 +1,4 @@
-"""`score-av train music|video`: train a model and write its checkpoint and model card."""
+"""`score-av train music|video|inpaint`: train a model and write its checkpoint and model card."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import shlex
 import time
 from pathlib import Path
 
-from music_vae.configs import CONFIGS, VARIANTS, get_config
+from music_vae.configs import CONFIGS, INPAINT_CONFIGS, VARIANTS, get_config, get_inpaint_config
 
 from ..footage import IMAGE_SUFFIXES
 
@@ -52,6 +52,32 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.set_defaults(run=run_train_music)
     register_video(tsub)
+    register_inpaint(tsub)
+
+
+def register_inpaint(tsub) -> None:
+    p = tsub.add_parser(
+        "inpaint", help="train the inpainting model: the codes of missing bars from the bars around them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the latent inpainting model (Pati, Lerch and Hadjeres) over a frozen music model:\n"
+                    "up to 6 bars before and 6 after a gap of 1 to 8 bars are encoded to codes, and a recurrent\n"
+                    "network learns the codes of the missing bars from the token loss through the music model's\n"
+                    "decoder, on the music model's own training tunes and split. Training shows a progress bar,\n"
+                    "checkpoints every few hundred steps (OUT.pt, and OUT.train.pt for --resume), and writes\n"
+                    "the model card OUT.json with every method's figures on the test split at the end.\n\n"
+                    "  score-av train inpaint --out media/models/inpaint.pt    reproduces the shipped model\n"
+                    "  score-av eval inpaint                                   its figures beside the baselines")
+    p.add_argument("--config", choices=sorted(INPAINT_CONFIGS), default="inpaint",
+                   help="named configuration (default: inpaint, the shipped model's)")
+    p.add_argument("--music-model", metavar="NAME_OR_PATH", help="the frozen music model (default: the config's, dance)")
+    p.add_argument("--out", type=Path, default=Path("runs") / "inpaint.pt",
+                   help="checkpoint to write (default: runs/inpaint.pt)")
+    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
+    p.add_argument("--batch-size", type=int, help="windows per step (default: the config's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.train.pt if it exists")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.set_defaults(run=run_train_inpaint)
 
 
 def register_video(tsub) -> None:
@@ -132,4 +158,33 @@ def run_train_video(args: argparse.Namespace) -> int:
     print(f"model: {args.out}, card: {args.out.with_suffix('.json')}; {next(iter(card['metrics']))}: "
           f"PSNR {m.get('psnr_db', float('nan')):.1f} dB, {m.get('active_dims', 0)}/{config.model.latent_dim} "
           f"active dims ({time.time() - started:.0f} s)")
+    return 0
+
+
+def _reproduce_inpaint(args: argparse.Namespace) -> str:
+    parts = ["score-av", "train", "inpaint"]
+    for flag, value in (("--config", None if args.config == "inpaint" else args.config),
+                        ("--music-model", args.music_model), ("--steps", args.steps),
+                        ("--batch-size", args.batch_size), ("--seed", args.seed)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join(parts + ["--out", str(args.out)])
+
+
+def run_train_inpaint(args: argparse.Namespace) -> int:
+    from music_vae.inpaint import train
+
+    started = time.time()
+    config = get_inpaint_config(args.config, music_model=args.music_model, steps=args.steps,
+                                batch_size=args.batch_size, seed=args.seed)
+    card = train(config, args.out, resume=args.resume, device=args.device, reproduce=_reproduce_inpaint(args))
+    methods = card["metrics"]["test"].get("methods", {})
+    if methods:
+        best = max((m for m in methods if m != "model"), key=lambda m: methods[m]["token_accuracy"])
+        figures = (f"token accuracy {methods['model']['token_accuracy']:.3f} (best baseline, {best}: "
+                   f"{methods[best]['token_accuracy']:.3f}) over {card['metrics']['test']['windows']} windows")
+    else:
+        figures = "no window to measure"
+    print(f"model: {args.out}, card: {args.out.with_suffix('.json')}; test split: {figures} "
+          f"({time.time() - started:.0f} s)")
     return 0
