@@ -45,14 +45,20 @@ def register(sub) -> None:
     p.add_argument("--data", nargs="+", metavar="SOURCE",
                    help="collection names or .mid/.abc files, folders, .txt lists (default: the config's)")
     p.add_argument("--out", type=Path, help="checkpoint to write (default: runs/VARIANT.pt)")
-    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    p.add_argument("--batch-size", type=int, help="bars per step (default: the config's)")
-    p.add_argument("--seed", type=int, help="random seed (default: the config's)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT.train.pt if it exists")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    add_training_options(p, "bars", resume=True)
     p.set_defaults(run=run_train_music)
     register_video(tsub)
     register_inpaint(tsub)
+
+
+def add_training_options(p: argparse.ArgumentParser, unit: str, resume: bool = False) -> None:
+    """The options every `train` command shares; `unit` is what one step's batch counts."""
+    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
+    p.add_argument("--batch-size", type=int, help=f"{unit} per step (default: the config's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    if resume:
+        p.add_argument("--resume", action="store_true", help="continue from OUT.train.pt if it exists")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
 
 
 def register_inpaint(tsub) -> None:
@@ -72,11 +78,7 @@ def register_inpaint(tsub) -> None:
     p.add_argument("--music-model", metavar="NAME_OR_PATH", help="the frozen music model (default: the config's, dance)")
     p.add_argument("--out", type=Path, default=Path("runs") / "inpaint.pt",
                    help="checkpoint to write (default: runs/inpaint.pt)")
-    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    p.add_argument("--batch-size", type=int, help="windows per step (default: the config's)")
-    p.add_argument("--seed", type=int, help="random seed (default: the config's)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT.train.pt if it exists")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    add_training_options(p, "windows", resume=True)
     p.set_defaults(run=run_train_inpaint)
 
 
@@ -95,13 +97,10 @@ def register_video(tsub) -> None:
     p.add_argument("--config", choices=sorted(VIDEO_CONFIGS), default="video",
                    help="named configuration (default: video, the shipped model's)")
     p.add_argument("--out", type=Path, default=Path("runs") / "video.pt", help="checkpoint to write (default: runs/video.pt)")
-    p.add_argument("--steps", type=int, help="training steps (default: the config's)")
-    p.add_argument("--batch-size", type=int, help="frames per step (default: the config's)")
-    p.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    add_training_options(p, "frames")
     p.add_argument("--max-frames", type=int, metavar="N",
                    help="use at most N frames, evenly spaced over the inputs (default: all)")
     p.add_argument("--fps", type=float, metavar="F", help="frames per second taken from clips (default: every frame)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.set_defaults(run=run_train_video)
 
 
