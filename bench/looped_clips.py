@@ -6,7 +6,8 @@ kept in the cache.
 The README's figures were measured on two clips from Intel's sample videos (CC BY 4.0,
 github.com/intel-iot-devkit/sample-videos), kept outside the repository in `../shared/clips`:
 `one-by-one-person-detection.mp4` (people walking into a still room, 768x432, 139 s) and
-`asl_book_webcam.mkv`. Any real clip FFmpeg reads will do: pass `--clip PATH`."""
+`asl_book_webcam.mkv`. Any real clip FFmpeg reads will do: pass `--clip PATH`. `montage()` assembles a
+longer clip of both, cut together as an editor would."""
 from __future__ import annotations
 
 import os
@@ -71,6 +72,34 @@ def looped(base: Path, minutes: float) -> Path:
     return cached(CACHE / f"{base.stem}-x{loops + 1}{base.suffix}", lambda tmp: subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-stream_loop", str(loops), "-i", str(base), "-c", "copy", str(tmp)],
         check=True))
+
+
+ASL = SHARED_CLIPS / "asl_book_webcam.mkv"
+MONTAGE = [(PERSON, 0, 30), (ASL, 0, 3.7), (ASL, 0, 3.7), (PERSON, 30, 75), (ASL, 0, 3.7), (PERSON, 75, 139),
+           (ASL, 0, 3.7)]  # (clip, from, to seconds): long still shots, cut against short busy ones
+
+
+def montage() -> Path:
+    """The two shared clips cut together (MONTAGE: 2 min 30 s of real footage, 7 shots, the room's three
+    long shots between close-ups of a person signing), at 768x432 and 20 fps, H.264: a long real clip
+    with cuts and holds, for figures over more than one clip's worth of phrases."""
+    def make(tmp: Path) -> None:
+        inputs, parts = [], []
+        for k, (clip, start, end) in enumerate(MONTAGE):
+            inputs += ["-ss", str(start), "-t", str(end - start), "-i", str(clip)]
+            parts.append(f"[{k}:v]scale=768:432:force_original_aspect_ratio=decrease,pad=768:432:-1:-1,"
+                         f"setsar=1,fps=20,format=yuv420p[v{k}]")
+        graph = ";".join(parts) + ";" + "".join(f"[v{k}]" for k in range(len(MONTAGE))) + \
+            f"concat=n={len(MONTAGE)}:v=1:a=0[out]"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[out]",
+                        "-c:v", "libx264", "-preset", "fast", "-crf", "23", "-f", "mp4", str(tmp)], check=True)
+    return cached(CACHE / "montage-person-asl.mp4", make)
+
+
+def real_footage() -> list[Path]:
+    """The shared clips and, when both are there, their montage: the musical benchmarks' default."""
+    clips = shared_clips()
+    return clips + [montage()] if PERSON in clips and ASL in clips else clips
 
 
 def person_720p() -> Path:

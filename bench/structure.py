@@ -14,8 +14,8 @@ a melody"):
 - `distinct_bars_per_phrase`: how many different bars a phrase holds, of 8;
 - `bar_k_plus_4_repeats_k`: the share of bars k of the first half that bar k+4 repeats.
 
-Rendered: the real clips (`--clip`, any video FFmpeg reads; by default the clips in
-../shared/clips, and with neither it says so in one line and exits 2), each scored as `score-av
+Rendered: the real clips (`--clip`, any video FFmpeg reads; by default the clips in ../shared/clips and
+their montage, looped_clips.montage; with neither it says so in one line and exits 2), each scored as `score-av
 render` scores it with its default options (`RenderOptions`: the default music model, key, phrases,
 themes...) and several mapping seeds; figures pooled over every clip and seed, and per clip (with,
 over the whole soundtrack, phrase lines ignored, the share of bars that are the bar before and the
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from looped_clips import CLIP_HELP, clips_to_score, shared_clips
+from looped_clips import CLIP_HELP, clips_to_score, real_footage
 from music_vae.musicality import PHRASE_BARS, cut_phrases, longest_identical_run, same_as_before, structure
 from music_vae.representation import STEPS_PER_BAR
 from phrase_test import COMMON_TIME, common_time_tunes, parse_seed, real_phrases, training_test_split
@@ -123,14 +123,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=MUSIC_MODEL, help=f"the music model (default: {MUSIC_MODEL})")
     ap.add_argument("--clip", "--clips", dest="clips", nargs="+", action="extend", type=Path, metavar="CLIP",
-                    help=CLIP_HELP.format(default="every clip in ../shared/clips") + "; repeatable")
+                    help=CLIP_HELP.format(default="every clip in ../shared/clips and their montage, "
+                                                  "looped_clips.montage") + "; repeatable")
     ap.add_argument("--seeds", nargs="+", type=parse_seed, default=[None, *range(1, 6)],
                     help="mapping seeds, 'none' for score-av's default (default: none 1 2 3 4 5)")
     ap.add_argument("--no-tunes", action="store_true", help="skip the real tunes (parsing a corpus is slow the "
                     "first time)")
     ap.add_argument("--all-meters", action="store_true", help="keep the real collections' 2/4 tunes too")
+    ap.add_argument("--no-development", dest="development", action="store_false",
+                    help="render as `score-av render --no-development` does (a held look repeats its bar)")
     args = ap.parse_args()
-    clips = clips_to_score("bench/structure.py", args.clips, shared_clips())
+    clips = clips_to_score("bench/structure.py", args.clips, real_footage())
     began = time.perf_counter()
     out: dict = {"model": args.model, "clips": [c.name for c in clips], "seeds": args.seeds,
                  "phrase_bars": PHRASE_BARS, "aims": AIMS}
@@ -139,7 +142,7 @@ def main() -> int:
     from score_av.models import Models
     from score_av.render import RenderOptions
 
-    defaults = replace(RenderOptions(), model=args.model, device="cpu")
+    defaults = replace(RenderOptions(), model=args.model, device="cpu", development=args.development)
     models = Models.load(defaults.model, defaults.video_model, defaults.device)
     out.update(rendered_structure(clips, args.seeds, models, defaults))
     if not args.no_tunes:

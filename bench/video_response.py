@@ -6,7 +6,10 @@ next and how much of the music changed (share of the 16 tokens that differ), ove
 holds the music while the picture's code stays near the bar's, so on a calm clip many bar lines
 change nothing; those ties (no change where the picture moved little) can carry much of `spearman`,
 which then says mostly that the music holds when the picture is still. `spearman_changed_bars`
-says whether, once the music changes, it changes more the further the picture moved. On the demo
+says whether, once the music changes, it changes more the further the picture moved. A held look now
+changes its music by design (the conductor's development grows a phrase from it), so
+`spearman_moved_bars` keeps to the bar lines where the picture moved past `--steady` (the bars the
+conductor did not hold): there the music should change the more the picture moved. On the demo
 clip, whose cuts are known: where the music change at each cut ranks among the changes inside the
 shots (the target: above the 90th percentile), and how much the music changes over the half of the
 bars where the picture moved least. With several `--models`, the same clips are scored with each
@@ -61,8 +64,12 @@ def correlations(video_moved: np.ndarray, music_changed: np.ndarray) -> dict:
 def response(score, cuts: list[float] | None = None) -> dict:
     video_moved = np.linalg.norm(np.diff(score.bar_codes, axis=0), axis=1)
     music_changed = step_changes(score.bars)
+    moved = ~score.conducted.held[1:]  # the picture moved past --steady into the bar
+    rho_moved = spearman(video_moved[moved], music_changed[moved]) if moved.sum() > 2 else None
     out = {"bars": int(len(score.bars)),
            **correlations(video_moved, music_changed),
+           "bar_lines_moved": int(moved.sum()),
+           "spearman_moved_bars": None if rho_moved is None else round(rho_moved, 3),
            "music_change_mean": round(float(music_changed.mean()), 3),
            # the smoothness the flat model is for: how much the music changes where the picture moves least
            "music_change_where_video_moved_least_half": round(float(

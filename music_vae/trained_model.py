@@ -35,6 +35,18 @@ class MusicVAE:
     def latent_dim(self) -> int:
         return self.config.model.latent_dim
 
+    def inpainter(self):
+        """The shipped inpainting model (inpaint.py) when it learned this model's codes, else None; loaded
+        once. The conductor grows a held look into a phrase with it (score_av/development.py)."""
+        if not hasattr(self, "_inpainter"):
+            from .errors import CheckpointError
+            from .inpaint import Inpainter
+            try:
+                self._inpainter = Inpainter("inpaint", device=str(self.device), music=self)
+            except CheckpointError:
+                self._inpainter = None
+        return self._inpainter
+
     @property
     def styles(self) -> tuple[str, ...]:
         """The styles codes can be placed in: the data prior's (a few components each), else a MusAE

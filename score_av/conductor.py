@@ -10,9 +10,17 @@ conductor gives the bars a piece to belong to:
   register forbidden. With `modulate`, a cut in the picture may move the piece to a related key:
   the one the bar decoded there fits best. A cut inside a bar makes two jumps of the look (the bar
   that holds both shots, and the one after it): it moves the key once.
-- **phrases.** Bars are placed an octave up or down so that each begins near where the last one
-  ended, and the bar that sounds at the end of a phrase of four ends on the tonic, whatever made
-  it: a new bar, a held one or a theme brought back (phrase_end).
+- **phrases.** Phrases are 8 bars, counted from the first bar and started again on the bar after a
+  cut (a jump of the look past CUT). Bars are placed an octave up or down so that each begins near
+  where the last one ended, and every fourth bar of a phrase ends on the tonic, whatever made it:
+  a new bar, a held one, a developed one or a theme brought back (phrase_end).
+- **development.** Where the picture holds one look, the music plays a phrase, not a loop. The
+  bar the look started with is the anchor: it comes back every RETURN bars (bar 5 of 8 answers bar
+  1, as in a tune), and each bar between is inpainted (music_vae/inpaint.py) from the bars of the
+  shot before it towards the anchor's return, or, offline, towards the next look when the picture
+  changes first within the shot. A bar is never its neighbour copied (Inpainter.gap_codes). Off
+  (`development=False`, `--no-development`) a held look repeats its bar; so it does with a music
+  model no inpainting model learned.
 - **variation.** Inside a shot a new bar keeps the first beats of the bar before, more the less
   the picture moved (keep_steps), and decodes the rest from its own code: decoded whole, two
   bars of a dense idiom differ in most steps whatever their codes, and a slow move would sound
@@ -41,7 +49,9 @@ from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH, STEPS_PER_BAR
 from .key import Key
 from .models import MusicModel
 
-PHRASE = 4
+PHRASE = 4              # every PHRASE-th bar of a phrase ends on the tonic
+RETURN = 4              # a held look's anchor bar comes back every RETURN bars
+DEVELOP_AVOID = 7       # a developed bar is none of the look's last DEVELOP_AVOID bars (a phrase's others)
 REGISTER = (55, 84)     # MIDI pitches a melody stays within: G3 to C6
 VELOCITY = (56, 104)    # the loudness of a still bar and of a busy one
 THEME_RADIUS = 1.0      # distance of positions within which a look counts as one already scored
@@ -62,6 +72,7 @@ class Conducting:
     velocity: tuple[int, int] | None = VELOCITY
     density: float = 0.0            # motion adds this much of the model's density vector (more notes); 0: none
     variation: bool = True          # a new bar near the one before keeps its first beats (keep_steps)
+    development: bool = True        # a held look grows a phrase from its anchor bar (needs music.inpainter())
 
 
 @dataclass
@@ -72,6 +83,8 @@ class Conducted:
     theme_of: np.ndarray            # (n,) index of the earlier bar a bar repeats as a theme, -1 if none
     held: np.ndarray                # (n,) bool: the bar keeps the one before (its code did not move)
     codes: np.ndarray | None = None  # (n, d) the music code each bar plays (its position, placed)
+    developed: np.ndarray | None = None  # (n,) bool: the bar was inpainted, growing a held look's phrase
+    phrase_start: np.ndarray | None = None  # (n,) the first bar of the phrase each bar belongs to
     extra: dict = field(default_factory=dict)
 
 
@@ -123,11 +136,17 @@ def codes_in_key(music: MusicModel, codes: np.ndarray, key: Key | None, how: Con
 
 
 def decode_keyed(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Conducting,
-                 prefix: np.ndarray | None = None) -> np.ndarray:
+                 prefix: np.ndarray | None = None, unlike: np.ndarray | None = None) -> np.ndarray:
     """Bars decoded from codes already in `key` (codes_in_key), with the notes outside the key made
-    rare, leaps penalised and the register kept. `prefix` (n, k): the first k tokens of each, given."""
-    return music.decode(keyed, prefix=prefix, leap_penalty=how.leap_penalty,
-                        bias=key_bias(key, how.chromatic if key is not None else 0, how.register, len(keyed)))
+    rare, leaps penalised and the register kept. `prefix` (n, k): the first k tokens of each, given.
+    `unlike` (16,): a bar they must differ from (its last note after the prefix is forbidden there)."""
+    bias = key_bias(key, how.chromatic if key is not None else 0, how.register, len(keyed))
+    if unlike is not None:
+        kept = 0 if prefix is None else prefix.shape[1]
+        notes = [s for s in np.flatnonzero(unlike >= FIRST_PITCH_TOKEN) if s >= kept]
+        step = notes[-1] if notes else min(kept, STEPS_PER_BAR - 1)
+        bias[:, step, unlike[step]] = -np.inf
+    return music.decode(keyed, prefix=prefix, leap_penalty=how.leap_penalty, bias=bias)
 
 
 def keep_steps(distance: float) -> int:
@@ -157,8 +176,8 @@ def cadence(bar: np.ndarray, key: Key, register: tuple[int, int] | None) -> np.n
 
 
 def phrase_end(bar: np.ndarray, key: Key | None, how: Conducting, index: int) -> np.ndarray:
-    """The bar that sounds as bar `index` of the piece: when it closes a phrase (every PHRASE-th bar)
-    its last note is moved to the tonic, whether it was decoded anew, held from the bar before or
+    """The bar that sounds as bar `index` of its phrase (from 0): when it closes one (every PHRASE-th
+    bar) its last note is moved to the tonic, whether it was decoded anew, held, developed or
     brought back as a theme. A listener hears where phrases end, not how their bars were made."""
     if how.phrases and key is not None and index % PHRASE == PHRASE - 1:
         return cadence(bar, key, how.register)
@@ -195,6 +214,35 @@ def finish_bar(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Condu
     return bar
 
 
+def inpainter_for(music: MusicModel, how: Conducting):
+    """The inpainting model that develops held looks, or None (development off, or none learned this model)."""
+    find = getattr(music, "inpainter", None)
+    return find() if how.development and find is not None else None
+
+
+def bars_to_return(offset: int) -> int:
+    """Bars from a held look's bar `offset` (1 or more after its anchor) to the anchor's next return."""
+    return RETURN - offset % RETURN
+
+
+def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarray, missing: int,
+                key: Key | None, how: Conducting, last_pitch: int | None, played: np.ndarray) -> np.ndarray:
+    """The first of `missing` bars inpainted between the bars `past` (p, 16: the shot's, up to the bar
+    before; the anchor among them) and `future` (f, 16: the anchor's return, or the next look), decoded
+    in `key` as a new bar is and placed near `last_pitch`: the likeliest of the model's options that is
+    none of the bars `played` in this phrase of the look (DEVELOP_AVOID) nor the bar after it, else its
+    first option made unlike the bar before. A phrase then holds its anchor twice and new bars between."""
+    codes = music.encode(np.concatenate([past, future]).astype(np.int64))
+    options = inpainter.first_bar_options(codes[:len(past)], codes[len(past):], missing)
+    avoid = list(played) + (list(future[:1]) if missing == 1 else [])
+    place = (lambda b: place_octave(b, last_pitch, how.register)) if how.phrases else (lambda b: b)
+    for bar in decode_keyed(music, options, key, how):
+        bar = place(bar)
+        if not any(np.array_equal(bar, other) for other in avoid):
+            return bar
+    return place(decode_keyed(music, options[:1], key, how, unlike=played[-1] if len(played) else None)[0])
+
+
 def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion: np.ndarray,
             how: Conducting = Conducting(), place: Callable[[np.ndarray], np.ndarray] | None = None) -> Conducted:
     """Bars for the positions (n, d) each bar plays (held ones repeated), given each bar's own look
@@ -211,6 +259,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
     new = []
     playing = -1  # the bar whose notes are sounding: a theme never brings back the bar just played
     jumps = np.r_[False, np.linalg.norm(np.diff(looks, axis=0), axis=1) > CUT] if n else np.zeros(0, bool)
+    phrase_start = np.maximum.accumulate(np.where(jumps, np.arange(n), 0)) if n else np.zeros(0, int)
     for k in range(n):
         if how.modulate and key is not None and jumps[k] and not jumps[k - 1]:  # a cut inside a bar jumps twice
             key = _closest_related(music, codes[k], key)
@@ -237,22 +286,46 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
         idx = [k for k in new if keys[k] == key_here]
         keyed[idx] = codes_in_key(music, busier[idx], key_here, how)
         bars[idx] = decode_keyed(music, keyed[idx], key_here, how)
-    last_pitch = None
+    inpainter = inpainter_for(music, how)
+    developed = np.zeros(n, bool)
+    run_end = _run_ends(held)
+    last_pitch, anchor, anchor_bar = None, 0, None
     for k in range(n):
-        if held[k]:
-            bars[k] = bars[k - 1]
-        elif theme_of[k] >= 0:
-            bars[k] = bars[theme_of[k]]
+        if held[k] and inpainter is not None and (k - anchor) % RETURN:
+            missing = bars_to_return(k - anchor)
+            future, after = anchor_bar, run_end[k] + 1
+            if after - k < missing and after < n and not jumps[after]:  # the next look comes first, in this shot
+                future, missing = bars[theme_of[after]] if theme_of[after] >= 0 else bars[after], after - k
+            past = bars[max(phrase_start[k], k - inpainter.max_context):k]
+            bars[k] = develop_bar(inpainter, music, past, future[None], missing, keys[k], how, last_pitch,
+                                  played=bars[max(anchor, k - DEVELOP_AVOID):k])
+            developed[k] = True
+        elif held[k]:
+            bars[k] = anchor_bar if inpainter is not None else bars[k - 1]
         else:
-            before = (bars[k - 1], float(np.linalg.norm(positions[k] - positions[k - 1]))) if k else None
-            bars[k] = finish_bar(music, keyed[k], keys[k], how, before, last_pitch, whole=bars[k])
-        bars[k] = phrase_end(bars[k], keys[k], how, k)
+            if theme_of[k] >= 0:
+                bars[k] = bars[theme_of[k]]
+            else:
+                before = (bars[k - 1], float(np.linalg.norm(positions[k] - positions[k - 1]))) if k else None
+                bars[k] = finish_bar(music, keyed[k], keys[k], how, before, last_pitch, whole=bars[k])
+            anchor, anchor_bar = k, bars[k].copy()
+        bars[k] = phrase_end(bars[k], keys[k], how, k - phrase_start[k])
         onsets = bars[k][bars[k] >= FIRST_PITCH_TOKEN]
         if len(onsets):
             last_pitch = int(pitch_of(onsets[-1:])[0])
     lo, hi = how.velocity or (90, 90)
     velocities = np.round(lo + (hi - lo) * np.clip(np.asarray(motion, np.float32), 0, 1)).astype(int)
-    return Conducted(bars, velocities, keys, theme_of, held, codes)
+    return Conducted(bars, velocities, keys, theme_of, held, codes, developed, phrase_start)
+
+
+def _run_ends(held: np.ndarray) -> np.ndarray:
+    """For each bar, the last bar of the run of held bars it is in or starts (itself when none follows)."""
+    n = len(held)
+    ends = np.arange(n)
+    for k in range(n - 2, -1, -1):
+        if held[k + 1]:
+            ends[k] = ends[k + 1]
+    return ends
 
 
 def _closest_related(music: MusicModel, code: np.ndarray, key: Key) -> Key:

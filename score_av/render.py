@@ -47,6 +47,7 @@ class RenderOptions:
     modulate: bool = False              # a cut may move the piece to a related key
     phrases: bool = True                # bars placed near each other, phrase ends on the tonic
     variation: bool = True              # a bar near the one before keeps its first beats
+    development: bool = True            # a held look grows a phrase (inpainted bars), not a loop
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much
@@ -76,7 +77,8 @@ class RenderOptions:
     def conducting(self) -> Conducting:
         """How the conductor plays (the key is chosen in score_clip)."""
         return Conducting(modulate=self.modulate, theme_radius=self.themes, phrases=self.phrases,
-                          variation=self.variation, velocity=VELOCITY if self.dynamics else None, density=self.density)
+                          variation=self.variation, velocity=VELOCITY if self.dynamics else None, density=self.density,
+                          development=self.development)
 
 
 @dataclass

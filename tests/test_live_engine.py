@@ -15,6 +15,7 @@ from installations.live.config import LiveConfigError, read_config
 from installations.live.engine import LiveScore, LiveSettings
 from installations.live.player import FILE_BLOCK, NoteEvent, Player
 from music_vae.representation import FIRST_PITCH_TOKEN, STEPS_PER_BAR, token_to_pitch
+from score_av.conductor import Conducting
 
 from conftest import moving_frames
 
@@ -254,6 +255,26 @@ def test_every_change_of_the_picture_is_counted_and_measured_from_the_frame_that
     player.close()
 
 
+def test_a_held_look_grows_a_phrase_live_as_offline_and_no_development_loops(tmp_path, models):
+    """The anchor bar at bars 1, 5, 9 of the look; the bars between inpainted, none the bar before."""
+    for development in (True, False):
+        player, _ = hand_player(tmp_path)
+        heard = []
+        engine = LiveScore(models.music, models.video, player,
+                           LiveSettings(key="D major", conducting=Conducting(development=development)),
+                           on_bar=lambda index, code, tokens: heard.append((index, tokens)))
+        drive(engine, player, frames_of("calm", 200))  # 20 s: 10 bars of one picture
+        bars = np.array([tokens for _, tokens in heard])
+        assert len(bars) >= 10
+        if development:  # one look from the first bar on: it is the anchor
+            assert not any(np.array_equal(a, b) for a, b in zip(bars[1:], bars[:-1]))
+            assert np.array_equal(bars[4], bars[0]) and np.array_equal(bars[8], bars[0])
+            assert len({tuple(b) for b in bars[:8]}) >= 5
+        else:
+            assert len({tuple(b) for b in bars}) <= 2  # one bar, and its phrase-end form
+        player.close()
+
+
 def test_without_a_camera_the_music_drifts_slowly_and_goes_on(tmp_path, models):
     player, _ = hand_player(tmp_path)
     engine = LiveScore(models.music, models.video, player, LiveSettings(key="G major"))
@@ -274,6 +295,8 @@ def test_config_file_and_options(tmp_path):
     path.write_text('bpm = 90\nsource = "clip.mp4"\nstyle = ""\naudio_driver = "file"\n')
     config = read_config(path, {"bpm": 100, "volume": None})
     assert config.bpm == 100 and config.source == "clip.mp4" and config.style is None and config.wav is not None
+    path.write_text("development = false\n")
+    assert read_config(path).development is False and read_config(None).development is True
     path.write_text("tempo = 90\n")
     with pytest.raises(LiveConfigError, match="unknown setting tempo"):
         read_config(path)

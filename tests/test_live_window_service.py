@@ -25,8 +25,8 @@ from score_av.models import MUSIC_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
-               "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "key", "seed",
-               "volume"}
+               "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "key", "development",
+               "seed", "volume"}
 
 
 def _frame(h: int = 270, w: int = 480) -> np.ndarray:

@@ -113,15 +113,19 @@ def test_smoothing_makes_the_music_follow_fewer_changes_of_the_picture(models, c
     assert all(c.tobytes() in raw for r in smoothed for c in r.score.music_codes)  # never a code between two looks
 
 
-def test_steady_holds_the_music_and_zero_lets_every_change_through(models, clip, tmp_path, plain):
-    every = render(models, clip, tmp_path, steady=0.0)
-    held = render(models, clip, tmp_path, steady=100.0)
+def test_steady_holds_the_music_and_zero_lets_every_change_through(models, clip, tmp_path):
+    """Without development, a held look is its bar again; with it (the default), a phrase around that bar."""
+    every, plain, held = (render(models, clip, tmp_path, steady=s, development=False) for s in (0.0, 1.0, 100.0))
     assert changes(every) > changes(plain)
     assert held.score.conducted.held[1:].all()
     first = held.score.bars[0]
     last_note = np.flatnonzero(first >= FIRST_PITCH_TOKEN)[-1:]
     for bar in held.score.bars:  # one bar throughout, but for its last note, which phrase ends move to the tonic
         assert set(np.flatnonzero(bar != first)) <= set(last_note)
+
+    grown = render(models, clip, tmp_path, steady=100.0).score
+    assert grown.conducted.held[1:].all() and np.array_equal(grown.bars[4], grown.bars[0])  # the anchor at bar 5
+    assert not any(np.array_equal(a, b) for a, b in zip(grown.bars[1:], grown.bars[:-1]))
 
 
 def test_analysis_fps_is_the_rate_the_video_model_sees(models, clip, tmp_path, plain):
@@ -217,8 +221,9 @@ def test_no_phrases_neither_ends_phrases_on_the_tonic_nor_places_bars_by_octaves
     begin nearest the note before it (within the register); --no-phrases does neither. Both with
     --no-variation, so that every new bar is decoded afresh."""
     def ends_on_tonic(score) -> list[bool]:
-        key = score.conducted.keys[0]
-        return [pitches(score.bars[k])[-1] % 12 == key.tonic for k in range(PHRASE - 1, len(score.bars), PHRASE)]
+        key, start = score.conducted.keys[0], score.conducted.phrase_start
+        return [pitches(score.bars[k])[-1] % 12 == key.tonic for k in range(len(score.bars))
+                if (k - start[k]) % PHRASE == PHRASE - 1]
 
     def nearer_an_octave_away(score) -> int:
         """New bars whose first note an octave up or down would have brought nearer the note before."""

@@ -1,4 +1,5 @@
-"""Every bar that sounds at a phrase end ends on the tonic, whether it is new, held or a theme."""
+"""Phrases: every bar that sounds at a phrase end ends on the tonic, whether it is new, held, developed or a
+theme; a phrase starts again after a cut; a held look grows a phrase around its anchor bar."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,23 +14,60 @@ def last_pitch_class(bar: np.ndarray) -> int | None:
     return int(pitch_of(onsets[-1:])[0]) % 12 if len(onsets) else None
 
 
+def near_looks(names: str, seed: int = 3) -> dict[str, np.ndarray]:
+    """Looks of one shot: each pair about 2 apart (past the theme radius, short of a cut)."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal(32).astype(np.float32)
+    return {name: base + 0.25 * rng.standard_normal(32).astype(np.float32) for name in names}
+
+
 def test_the_bar_sounding_at_a_phrase_end_ends_on_the_tonic_whatever_made_it(models):
-    rng = np.random.default_rng(3)
-    look = {name: rng.standard_normal(32).astype(np.float32) for name in "ABCDEFGHI"}
+    look = near_looks("ABCDEFGHI")
     # bar 3 holds bar 2 and bar 7 brings bar 1 back as a theme: both close a phrase
     order = "ABCC" "DEFB" "GHII"
     positions = np.stack([look[name] for name in order])
     key = Key.parse("G")
-    done = conduct(models.music, positions, positions, np.zeros(len(order)), Conducting(key=key))
+    for development in (True, False):
+        done = conduct(models.music, positions, positions, np.zeros(len(order)),
+                       Conducting(key=key, development=development))
+        assert done.held[3] and done.held[11] and done.theme_of[7] == 1  # the origins under test are there
+        assert list(done.phrase_start) == [0] * len(order)  # one shot: one phrase
+        ends = [k for k in range(len(order)) if k % PHRASE == PHRASE - 1]
+        assert [last_pitch_class(done.bars[k]) for k in ends] == [key.tonic] * len(ends)
+        assert np.sum(done.bars[7] != done.bars[1]) <= 1  # a theme is its bar, closed
+        # held: the bar before with its phrase closed, or, developed, a bar of its own
+        assert (np.sum(done.bars[3] != done.bars[2]) <= 1) != development
+        assert list(np.flatnonzero(done.developed)) == ([3, 11] if development else [])
 
-    assert done.held[3] and done.held[11] and done.theme_of[7] == 1  # the origins under test are there
-    ends = [k for k in range(len(order)) if k % PHRASE == PHRASE - 1]
-    assert [last_pitch_class(done.bars[k]) for k in ends] == [key.tonic] * len(ends)
-    # a held bar is the bar before with its phrase closed; a theme is its bar, closed the same way
-    assert np.sum(done.bars[3] != done.bars[2]) <= 1 and np.sum(done.bars[7] != done.bars[1]) <= 1
-
-    free = conduct(models.music, positions, positions, np.zeros(len(order)), Conducting(key=key, phrases=False))
+    free = conduct(models.music, positions, positions, np.zeros(len(order)),
+                   Conducting(key=key, phrases=False, development=False))
     assert np.array_equal(free.bars[3], free.bars[2]) and np.array_equal(free.bars[7], free.bars[1])
+
+
+def test_a_phrase_starts_again_on_the_bar_after_a_cut(models):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((2, 32)).astype(np.float32) * 2  # about 11 apart: a cut
+    positions = np.stack([a] * 3 + [b] * 9)
+    key = Key.parse("D")
+    done = conduct(models.music, positions, positions, np.zeros(12), Conducting(key=key))
+    assert list(done.phrase_start) == [0] * 3 + [3] * 9
+    assert [last_pitch_class(done.bars[k]) for k in (6, 10)] == [key.tonic] * 2  # bars 4 and 8 of the new phrase
+
+
+def test_a_still_picture_plays_a_phrase_with_its_anchor_at_bars_1_and_5_not_a_loop(models):
+    look = np.random.default_rng(7).standard_normal((1, 32)).astype(np.float32)
+    positions = np.repeat(look, 16, axis=0)
+    done = conduct(models.music, positions, positions, np.zeros(16), Conducting(key=Key.parse("C")))
+    bars = done.bars
+    anchor = [0, 4, 8, 12]
+    assert all(np.sum(bars[k] != bars[0]) <= 1 for k in anchor)  # the anchor returns (bar 4 and 8: phrase ends)
+    assert list(np.flatnonzero(done.developed)) == [k for k in range(16) if k not in anchor]
+    assert not any(np.array_equal(bars[k], bars[k - 1]) for k in range(1, 16))
+    for phrase in (bars[:8], bars[8:]):
+        assert len({tuple(bar) for bar in phrase}) >= 6
+
+    loop = conduct(models.music, positions, positions, np.zeros(16), Conducting(key=Key.parse("C"), development=False))
+    assert len({tuple(bar) for bar in loop.bars[:8]}) <= 2  # one bar, and its phrase-end form
 
 
 def test_a_phrase_closes_by_stepping_to_the_tonic_nearest_the_note_before():

@@ -12,7 +12,7 @@ import pytest
 from music_vae.midi_io import read_midi
 from music_vae.representation import FIRST_PITCH_TOKEN, notes_to_tokens, split_bars
 from score_av.clips import write_clip
-from score_av.conductor import PHRASE, pitch_of
+from score_av.conductor import PHRASE, Conducting, pitch_of
 from score_av.score import score_clip
 from conftest import SHARED, write_clip_without_frames
 from test_cli import one_line_error, run
@@ -58,8 +58,14 @@ def still_clip(tmp_path_factory) -> Path:
 
 
 def test_a_still_picture_gives_steady_music(each_model, still_clip):
-    """Every shipped model: one bar throughout, but for the phrase end, whose last note goes to the tonic."""
-    score = score_clip(still_clip, each_model.music, each_model.video)
+    """Every shipped model: one look throughout. Without development, one bar throughout, but for the
+    phrase end, whose last note goes to the tonic; with it, where the model has an inpainting model
+    (the default's), a phrase: the bar at bars 1 and 5, other bars between, none the bar before."""
+    grown = score_clip(still_clip, each_model.music, each_model.video).bars
+    if each_model.music.inpainter() is not None:
+        assert np.array_equal(grown[4], grown[0]) and not np.array_equal(grown[1], grown[0])
+        assert not any(np.array_equal(a, b) for a, b in zip(grown[1:], grown[:-1]))
+    score = score_clip(still_clip, each_model.music, each_model.video, conducting=Conducting(development=False))
     bars, key = score.bars, score.conducted.keys[0]
     assert len(bars) == 6 and score.conducted.held[1:].all()
     assert all(np.array_equal(b, bars[0]) for b in bars[:PHRASE - 1])

@@ -42,6 +42,7 @@ class LiveConfig:
     soundfont: str | None = None
     program: int = 0
     key: str = "auto"
+    development: bool = True         # a held look grows a phrase (the conductor's development), not a loop
     seed: int | None = None
     volume: float = 0.8
 

@@ -9,6 +9,11 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   look of the frames shown during bar k. It is held (the same bar again) when that look is within
   `steady` of the one playing, brought back as a theme when the picture returns to a look already
   scored, and decoded anew otherwise.
+- **a held look develops.** Held bars grow a phrase from the look's anchor bar as the conductor's
+  do (conductor.py, "development"): the anchor comes back every RETURN bars and the bars between are
+  inpainted from the bars of the shot so far towards its return (the next look is not known live).
+  A phrase starts again on the bar after a cut (a new bar whose look lies past `change`, or a
+  re-decode).
 - **a change answers within a sixteenth.** When a frame's position lies more than `change` from
   the one the bar plays, the bar is decoded again from the next sixteenth not yet rendered. The
   notes already played are the prefix, the new code carries the rest, and the next bar follows
@@ -48,7 +53,8 @@ import cv2
 import numpy as np
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
-from score_av.conductor import Conducting, codes_in_key, finish_bar, key_bias, phrase_end, pitch_of
+from score_av.conductor import (DEVELOP_AVOID, RETURN, Conducting, bars_to_return, codes_in_key, develop_bar,
+                                finish_bar, inpainter_for, key_bias, phrase_end, pitch_of)
 from score_av.key import Key, key_from_colour
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
@@ -146,6 +152,9 @@ class LiveScore:
         self._motion_scale = MOVING
         self._memory: list[tuple[np.ndarray, np.ndarray]] = []  # (look, bar) of every bar decoded: themes
         self._last_pitch: int | None = None
+        self._played: list[tuple[int, np.ndarray]] = []  # (index, tokens) of the last bars scheduled: development's context
+        self._anchor: tuple[int, np.ndarray] | None = None  # the bar the held look started with (index, tokens)
+        self._phrase_start = 0                 # the first bar of the phrase playing (restarted after a cut)
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
         self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
@@ -353,7 +362,10 @@ class LiveScore:
         rules, one bar), closing its phrase on the tonic when bar `index` ends one (phrase_end)."""
         how = self.settings.conducting
         if previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
-            return phrase_end(previous.tokens, self.key, how, index), previous.position, previous.code
+            return phrase_end(self._held(index, previous), self.key, how, index - self._phrase_start), \
+                previous.position, previous.code
+        if previous is not None and np.linalg.norm(look - previous.position) > self.settings.change:
+            self._phrase_start = index  # a cut: the phrase starts again
         with self._lock:
             code = self.mapping.place(look[None])
         if how.theme_radius > 0 and self._memory:
@@ -362,13 +374,32 @@ class LiveScore:
             best = int(distance.argmin())
             if distance[best] < how.theme_radius and (previous is None or
                                                       not np.array_equal(self._memory[best][1], previous.tokens)):
-                return phrase_end(self._memory[best][1], self.key, how, index), look, code[0]
+                self._anchor = (index, self._memory[best][1])
+                return phrase_end(self._memory[best][1], self.key, how, index - self._phrase_start), look, code[0]
         keyed = codes_in_key(self.music, code, self.key, how)[0]
         before = (previous.tokens, float(np.linalg.norm(look - previous.position))) if previous is not None else None
         tokens = finish_bar(self.music, keyed, self.key, how, before, self._last_pitch)
-        tokens = phrase_end(tokens, self.key, how, index)
+        self._anchor = (index, tokens)
+        tokens = phrase_end(tokens, self.key, how, index - self._phrase_start)
         self._memory = (self._memory + [(look, tokens)])[-how.memory:]
         return tokens, look, code[0]
+
+    def _held(self, index: int, previous: _Bar) -> np.ndarray:
+        """Bar `index` of a held look, before its phrase end: the anchor again every RETURN bars and a bar
+        inpainted towards its return between (the bar before again when development is off)."""
+        how = self.settings.conducting
+        inpainter = inpainter_for(self.music, how)
+        if inpainter is None or self._anchor is None:
+            return previous.tokens
+        first, anchor = self._anchor
+        offset = index - first
+        if offset % RETURN == 0:
+            return anchor
+        past = [t for i, t in self._played if i >= max(self._phrase_start, index - inpainter.max_context)]
+        played = [t for i, t in self._played if i >= max(first, index - DEVELOP_AVOID)]
+        return develop_bar(inpainter, self.music, np.array(past).reshape(-1, STEPS_PER_BAR), anchor[None],
+                           bars_to_return(offset), self.key, how, self._last_pitch,
+                           played=np.array(played).reshape(-1, STEPS_PER_BAR))
 
     def _velocity(self, motion: float) -> int:
         lo, hi = self.settings.conducting.velocity or (90, 90)
@@ -390,6 +421,7 @@ class LiveScore:
         return events
 
     def _announce(self, bar: _Bar) -> None:
+        self._played = ([p for p in self._played if p[0] < bar.index] + [(bar.index, bar.tokens)])[-(DEVELOP_AVOID + 1):]
         onsets = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN]
         if len(onsets):
             self._last_pitch = int(pitch_of(onsets[-1:])[0])
@@ -429,7 +461,9 @@ class LiveScore:
         if target.tokens[step] >= FIRST_PITCH_TOKEN:        # and not the one the bar had there
             bias[0, step, target.tokens[step]] = -np.inf
         tokens = self.music.decode(code, bias=bias, prefix=target.tokens[None, :step], leap_penalty=how.leap_penalty)[0]
-        tokens = phrase_end(tokens, self.key, how, target.index)  # its new notes close the phrase
+        self._anchor = (target.index, tokens)  # a new look: its bar is the anchor
+        tokens = phrase_end(tokens, self.key, how, target.index - self._phrase_start)  # its new notes close the phrase
+        self._phrase_start = target.index + 1  # a change this far is a cut: the phrase starts again after it
         replaced = [replace(target, tokens=tokens, position=position, code=code[0])]
         after = [b for b in self.bars if b.index > target.index]
         if after:

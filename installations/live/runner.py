@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from modelkit.atomic import unwritable
+from score_av.conductor import Conducting
 from score_av.models import Models
 from score_av.synth import find_soundfont
 
@@ -100,7 +101,8 @@ class LiveRun:
                                  clock=clock, on_note=self._note)
             self.player.set_volume(config.volume)
             self.engine = LiveScore(self.models.music, self.models.video, self.player,
-                                    LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key),
+                                    LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key,
+                                                 conducting=Conducting(development=config.development)),
                                     on_bar=self._bar, clock=clock)
             self.source = source or (FileSource(config.source, clock=clock) if config.source
                                      else CameraSource(config.camera))

@@ -58,6 +58,8 @@ def register(sub) -> None:
     p.add_argument("--soundfont", metavar="SF2", help="soundfont (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
     p.add_argument("--program", type=int, metavar="0-127", help="General MIDI program (default: 0, piano)")
     p.add_argument("--key", help='"auto" (from the colour of the first bar), "none" or e.g. "D major" (default: auto)')
+    p.add_argument("--no-development", dest="development", action="store_const", const=False, default=None,
+                   help="a held look repeats its bar (default: it grows a phrase around it, as render's)")
     p.add_argument("--seed", type=int, help="another rotation from picture to music space")
     p.add_argument("--volume", type=float, metavar="0-1", help="output volume (default: 0.8)")
     p.set_defaults(run=run_live)

@@ -85,6 +85,10 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
     music.add_argument("--no-variation", dest="variation", action="store_false",
                        help="every new bar decoded whole (default: a bar whose picture moved less than a cut keeps "
                             "the first beats of the bar before, more the less it moved, and the rest is new)")
+    music.add_argument("--no-development", dest="development", action="store_false",
+                       help="where the picture holds one look, repeat its bar (default: the bar is the anchor of "
+                            "an 8-bar phrase, back at bar 5, and the bars between are inpainted from the bars "
+                            "before towards it, so a still shot is heard as a tune, not a loop)")
     music.add_argument("--themes", type=float, default=1.0, metavar="R",
                        help="when the picture comes back to a look already scored (its code within R), its bar "
                             "comes back note for note (default: 1.0; 0 = off)")
@@ -103,7 +107,7 @@ def scoring_options(args: argparse.Namespace) -> RenderOptions:
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
                          phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics,
-                         density=args.density)
+                         density=args.density, development=args.development)
 
 
 def options_from(args: argparse.Namespace) -> RenderOptions:
