@@ -290,18 +290,51 @@ class Inpainter:
             out.append(self.net(c, m, missing).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, missing, self.music.latent_dim), np.float32)
 
-    def fill(self, bars: np.ndarray, w: Windows, codes: np.ndarray | None = None) -> np.ndarray:
+    @torch.no_grad()
+    def first_bar_options(self, past: np.ndarray, future: np.ndarray, missing: int) -> np.ndarray:
+        """Codes (2C + 1 at most, d) the first bar of a gap of `missing` could take, likeliest first: the
+        context bars' codes it could copy and its own. `past` (p, d) and `future` (f, d) are the context
+        codes, the last and first max_context of them used. A caller that must not repeat a neighbour
+        takes the first option whose bar differs."""
+        C, d = self.max_context, self.music.latent_dim
+        past, future = np.asarray(past, np.float32)[-C:], np.asarray(future, np.float32)[:C]
+        context, mask = np.zeros((1, 2 * C, d), np.float32), np.zeros((1, 2 * C), bool)
+        context[0, C - len(past):C], mask[0, C - len(past):C] = past, True
+        context[0, C:C + len(future)], mask[0, C:C + len(future)] = future, True
+        c = torch.as_tensor(context, device=self.device)
+        choice, own = self.net.parts(c, torch.as_tensor(mask, device=self.device), missing)
+        candidates = torch.cat([c[0], own[0, :1]]).cpu().numpy()
+        p = choice[0, 0].cpu().numpy()
+        order = [i for i in np.argsort(-p, kind="stable") if i == 2 * C or mask[0, i]]
+        return candidates[order]
+
+    def fill(self, bars: np.ndarray, w: Windows, codes: np.ndarray | None = None, temperature: float = 0.0,
+             seed: int | None = None) -> np.ndarray:
         """The missing bars (n, missing, 16) of windows `w` over `bars` (n_bars, 16), decoded greedily.
-        `codes` (n_bars, d): the music model's codes of `bars`, when already at hand."""
+        `codes` (n_bars, d): the music model's codes of `bars`, when already at hand. Above temperature 0
+        they are drawn with `seed` (the network alone is deterministic): each bar's copy-or-own choice from
+        its softmax sharpened by 1/temperature, and its tokens from the decoder at that temperature."""
         bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
         codes = self.music.encode(bars) if codes is None else codes
         idx, mask = context_index(w, self.max_context)
-        z = self.codes(codes[idx], mask, w.missing)
-        return self.music.decode(z.reshape(-1, z.shape[-1])).reshape(len(w), w.missing, STEPS_PER_BAR)
+        if temperature > 0:
+            gen = torch.Generator().manual_seed(seed) if seed is not None else None
+            with torch.no_grad():
+                c = torch.as_tensor(codes[idx], dtype=torch.float32, device=self.device)
+                choice, own = self.net.parts(c, torch.as_tensor(mask, device=self.device), w.missing)
+            weights = choice.double().cpu() ** (1 / temperature)
+            pick = torch.multinomial(weights.view(-1, weights.shape[-1]), 1, generator=gen).view(choice.shape[:2])
+            candidates = torch.cat([c[:, None].expand(-1, w.missing, -1, -1), own[:, :, None]], dim=2).cpu()
+            z = candidates.gather(2, pick[..., None, None].expand(-1, -1, 1, candidates.shape[-1]))[:, :, 0].numpy()
+        else:
+            z = self.codes(codes[idx], mask, w.missing)
+        return self.music.decode(z.reshape(-1, z.shape[-1]), temperature, seed).reshape(len(w), w.missing,
+                                                                                       STEPS_PER_BAR)
 
-    def inpaint(self, past, future, missing: int) -> np.ndarray:
+    def inpaint(self, past, future, missing: int, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
         """`missing` bars (missing, 16) between the bars `past` (p, 16) and `future` (f, 16); the last
-        max_context bars of the past and the first of the future are used; one of them may be empty."""
+        max_context bars of the past and the first of the future are used; one of them may be empty.
+        Greedy at temperature 0, else drawn with `seed` (see fill)."""
         past = np.asarray(past).reshape(-1, STEPS_PER_BAR)[-self.max_context:]
         future = np.asarray(future).reshape(-1, STEPS_PER_BAR)[:self.max_context]
         if not len(past) + len(future):
@@ -310,9 +343,10 @@ class Inpainter:
             raise MusicInputError(f"{missing} bars to inpaint; this model fills 1 to {self.config.model.max_missing}")
         bars = np.concatenate([past, np.zeros((missing, STEPS_PER_BAR), past.dtype), future]).astype(np.int64)
         w = Windows(np.array([len(past)]), np.array([len(past)]), np.array([len(future)]), missing)
-        return self.fill(bars, w)[0]
+        return self.fill(bars, w, temperature=temperature, seed=seed)[0]
 
-    def replace_bars(self, bars, start: int, missing: int) -> np.ndarray:
+    def replace_bars(self, bars, start: int, missing: int, temperature: float = 0.0,
+                     seed: int | None = None) -> np.ndarray:
         """A copy of a tune's bars (n, 16) with bars start..start+missing-1 (from 0) inpainted from the bars
         around them; every other bar is returned as given, token for token."""
         bars = np.asarray(bars).reshape(-1, STEPS_PER_BAR)
@@ -320,7 +354,7 @@ class Inpainter:
             raise MusicInputError(f"cannot replace bars {start + 1}..{start + missing} of {len(bars)} "
                                   f"(1 to {self.config.model.max_missing} bars inside the tune)")
         out = bars.copy()
-        out[start:start + missing] = self.inpaint(bars[:start], bars[start + missing:], missing)
+        out[start:start + missing] = self.inpaint(bars[:start], bars[start + missing:], missing, temperature, seed)
         return out
 
 

@@ -85,7 +85,8 @@ LAYERS = {
                ("model", ("model",)),
                ("checkpoint/prior", ("checkpoint", "prior", "data_prior"))),
         beside=("corpus", "metrics", "musicality", "attributes", "train", "flatness", "musae", "variants", "styles"),
-        top=("trained_model", "inpaint"),  # inpaint: a network over the trained model, its training and evaluation
+        top=("trained_model", "inpaint", "melody_file"),  # inpaint: a network over the trained model, its training and
+        # evaluation; melody_file: a person's melody file in and out, inpainted by it
     ),
     "video_vae": Layers(
         stack=(("errors", ("errors",)),

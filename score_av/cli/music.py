@@ -85,6 +85,46 @@ def register(sub) -> None:
     add_sound_options(p)
     p.set_defaults(run=run_interpolate)
 
+    p = msub.add_parser("inpaint", help="replace bars of a tune with the inpainting model's",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="""\
+Replace some bars of a melody with bars the latent inpainting model writes from
+the bars around them (up to 6 before and 6 after); every other note is kept as
+it was, at the tune's own tempo and program (ABC: its Q: line, else 120 bpm, and
+piano). The model fills 1 to 8 bars at a time.
+
+Bars are counted from 1 at the first full bar; a pick-up before it is bar 0 and
+is always kept (in MIDI a pick-up is a short first measure with a time signature
+of its own, as notation programs write it, and OUT.mid is written so). The file
+must hold one melody in 4/4 or 2/2: no chords, no second voice. Notes are put on
+the sixteenth grid (triplets move onto it; the command says how many).
+
+A note held into the replaced bars ends at their first bar line; one held out of
+them into the next kept bar is cut at that bar line, and its part after it is
+played as a note of its own, so the kept bars sound as they did.
+
+Example:
+  score-av music inpaint reel.abc --bars 5-8 -o reel.mid --wav reel.wav
+  score-av music inpaint reel.abc --bars 5-8 -o reel.mid --samples 3 --seed 1
+""")
+    p.add_argument("input", type=Path, metavar="IN", help="a .mid, .abc (one tune) or MusicXML file")
+    p.add_argument("--bars", required=True, metavar="A-B",
+                   help="the bars to replace: one (5) or a range (5-8), counted from 1")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.mid", help="MIDI file to write")
+    p.add_argument("--samples", type=int, default=1, metavar="N",
+                   help="write N different fills, OUT-1.mid ... OUT-N.mid, drawn from the model's own "
+                        "probabilities with --seed (default: 1, the model's likeliest fill, written to OUT.mid)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: 0)")
+    p.add_argument("--wav", type=Path, metavar="OUT.wav",
+                   help="also render each MIDI file through FluidSynth to a WAV (OUT-1.wav ... with --samples)")
+    p.add_argument("--soundfont", type=Path, metavar="SF2",
+                   help="soundfont for --wav (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
+    p.add_argument("--model", default="inpaint", metavar="NAME_OR_PATH",
+                   help="the inpainting model: inpaint (the default, shipped in media/models/, over the music "
+                        "model dance) or a checkpoint path")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    p.set_defaults(run=run_inpaint)
+
 
 def run_attributes(args: argparse.Namespace) -> int:
     from music_vae.attributes import attributes_path, measure_attributes
@@ -185,4 +225,30 @@ def run_interpolate(args: argparse.Namespace) -> int:
     a, b = _bar_of(args.a, args.bar_a), _bar_of(args.b, args.bar_b)
     bars = _load(args).interpolate(a, b, n=args.steps, method=args.method)
     summary(f"{args.steps}-bar {args.method} interpolation", write_music(bars, args), started)
+    return 0
+
+
+def run_inpaint(args: argparse.Namespace) -> int:
+    from music_vae.melody_file import inpaint_file, melody_midi, parse_bars, sample_paths
+    from music_vae.midi_io import bar_seconds
+    from music_vae.representation import STEPS_PER_BAR
+
+    from .. import synth
+    from .common import RELEASE_SECONDS
+
+    started = time.time()
+    first, last = parse_bars(args.bars)
+    font = synth.find_soundfont(args.soundfont) if args.wav else None  # before the work, not after
+    written = inpaint_file(args.input, first, last, args.out, args.samples, args.seed, args.model, args.device)
+    paths = [path for path, _ in written]
+    for wav, (_, melody) in zip(sample_paths(args.wav, args.samples) if args.wav else [], written):
+        seconds = len(melody.tokens) / STEPS_PER_BAR * bar_seconds(melody.bpm) + RELEASE_SECONDS
+        synth.write_wav(wav, synth.render(melody_midi(melody), font, duration=seconds))
+        paths.append(wav)
+    if written[0][1].off_grid:
+        print(f"score-av: {written[0][1].off_grid} notes off the sixteenth grid (triplets?) were moved onto it")
+    span = f"bars {first}-{last}" if last > first else f"bar {first}"
+    what = f"{span} of {args.input.name} inpainted" + (f", {args.samples} samples (seed {args.seed})"
+                                                        if args.samples > 1 else "")
+    summary(what, paths, started)
     return 0
