@@ -21,6 +21,10 @@ conductor gives the bars a piece to belong to:
   changes first within the shot. A bar is never its neighbour copied (Inpainter.gap_codes). Off
   (`development=False`, `--no-development`) a held look repeats its bar; so it does with a music
   model no inpainting model learned.
+- **bridges.** With `bridge_cuts` (offline only: it needs the shot after), the last bar before a
+  cut is inpainted between the bars of the shot before and those of the shot after, so the music
+  leans towards the next shot; the cut is still heard at its bar line, where the new shot's bar
+  starts. A shot of one bar keeps its bar.
 - **variation.** Inside a shot a new bar keeps the first beats of the bar before, more the less
   the picture moved (keep_steps), and decodes the rest from its own code: decoded whole, two
   bars of a dense idiom differ in most steps whatever their codes, and a slow move would sound
@@ -46,6 +50,7 @@ import numpy as np
 
 from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH, STEPS_PER_BAR, STEPS_PER_QUARTER, VOCAB_SIZE
 
+from .errors import ScoreAVError
 from .key import Key
 from .models import MusicModel
 
@@ -73,6 +78,7 @@ class Conducting:
     density: float = 0.0            # motion adds this much of the model's density vector (more notes); 0: none
     variation: bool = True          # a new bar near the one before keeps its first beats (keep_steps)
     development: bool = True        # a held look grows a phrase from its anchor bar (needs music.inpainter())
+    bridge_cuts: bool = False       # the bar before a cut inpainted between the two shots (offline)
 
 
 @dataclass
@@ -85,6 +91,7 @@ class Conducted:
     codes: np.ndarray | None = None  # (n, d) the music code each bar plays (its position, placed)
     developed: np.ndarray | None = None  # (n,) bool: the bar was inpainted, growing a held look's phrase
     phrase_start: np.ndarray | None = None  # (n,) the first bar of the phrase each bar belongs to
+    bridged: np.ndarray | None = None   # (n,) bool: the bar was inpainted between the shot it ends and the next
     extra: dict = field(default_factory=dict)
 
 
@@ -313,9 +320,33 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
         onsets = bars[k][bars[k] >= FIRST_PITCH_TOKEN]
         if len(onsets):
             last_pitch = int(pitch_of(onsets[-1:])[0])
+    bridged = np.zeros(n, bool)
+    if how.bridge_cuts:
+        bridge = inpainter or _inpainter_anyway(music)
+        for cut in np.flatnonzero(jumps & ~np.r_[False, jumps[:-1]]):
+            k = cut - 1  # the shot's last bar
+            if k < 1 or phrase_start[k] == k:
+                continue  # a shot of one bar keeps its bar
+            after = phrase_start[cut:] == phrase_start[cut]
+            past = bars[max(phrase_start[k], k - bridge.max_context):k]
+            future = bars[cut:cut + bridge.max_context][after[:bridge.max_context]]
+            last = bars[k - 1][bars[k - 1] >= FIRST_PITCH_TOKEN]
+            bars[k] = develop_bar(bridge, music, past, future, 1, keys[k], how,
+                                  int(pitch_of(last[-1:])[0]) if len(last) else None, played=bars[k - 1:k])
+            bars[k] = phrase_end(bars[k], keys[k], how, k - phrase_start[k])
+            bridged[k] = True
     lo, hi = how.velocity or (90, 90)
     velocities = np.round(lo + (hi - lo) * np.clip(np.asarray(motion, np.float32), 0, 1)).astype(int)
-    return Conducted(bars, velocities, keys, theme_of, held, codes, developed, phrase_start)
+    return Conducted(bars, velocities, keys, theme_of, held, codes, developed, phrase_start, bridged)
+
+
+def _inpainter_anyway(music: MusicModel):
+    """The inpainting model bridges ask for, development on or off; one line when the model has none."""
+    found = getattr(music, "inpainter", lambda: None)()
+    if found is None:
+        raise ScoreAVError("--bridge-cuts needs an inpainting model of the music model; the shipped one learned "
+                           "dance's codes (score-av train inpaint --music-model NAME makes one)")
+    return found
 
 
 def _run_ends(held: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ class RenderOptions:
     phrases: bool = True                # bars placed near each other, phrase ends on the tonic
     variation: bool = True              # a bar near the one before keeps its first beats
     development: bool = True            # a held look grows a phrase (inpainted bars), not a loop
+    bridge_cuts: bool = False           # the bar before each cut inpainted between the two shots
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much
@@ -78,7 +79,7 @@ class RenderOptions:
         """How the conductor plays (the key is chosen in score_clip)."""
         return Conducting(modulate=self.modulate, theme_radius=self.themes, phrases=self.phrases,
                           variation=self.variation, velocity=VELOCITY if self.dynamics else None, density=self.density,
-                          development=self.development)
+                          development=self.development, bridge_cuts=self.bridge_cuts)
 
 
 @dataclass

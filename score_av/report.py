@@ -1,6 +1,7 @@
 """One picture of a scored clip, on one time axis: what was seen (a strip of frames), where the
 latent code went (the music code of every bar, and how far it moved), how much the picture moved,
-where a theme came back, and what was played (the piano roll, the key in the title). A person sees at a glance whether the music moved when the picture did."""
+where a theme came back, which bars were inpainted (a held look's phrase, a bridge into a cut), and what
+was played (the piano roll, the key in the title). A person sees at a glance whether the music moved when the picture did."""
 from __future__ import annotations
 
 import os
@@ -59,6 +60,11 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
             y = 0.9 - 0.06 * (i % 4)
             move_ax.plot([(conducted.theme_of[k] + 0.5) * tl.bar, (k + 0.5) * tl.bar], [y, y], color="#8e44ad",
                          lw=0.8, marker="o", markersize=2.5, label="theme returns (from, to)" if i == 0 else None)
+        for name, marks, colour in (("inpainted (a held look's phrase)", conducted.developed, "#f39c12"),
+                                    ("bridge into a cut", conducted.bridged, "#16a085")):
+            for i, k in enumerate(np.flatnonzero(marks if marks is not None else [])):
+                move_ax.axvspan(k * tl.bar, (k + 1) * tl.bar, ymin=0, ymax=0.08, color=colour,
+                                label=name if i == 0 else None)
     move_ax.set_ylim(0, 1.05)
     move_ax.set_ylabel("change")
     move_ax.legend(loc="upper right", fontsize=7, frameon=False)

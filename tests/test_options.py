@@ -282,3 +282,11 @@ def test_wav_holds_the_samples_of_the_clips_music_track(plain):
     level = np.sqrt(np.mean(wav ** 2))
     assert level > 0.005  # music, not silence
     assert np.sqrt(np.mean((muxed[:len(wav)] - wav) ** 2)) < 0.02 * level
+
+
+def test_bridge_cuts_bridge_each_cut_of_a_render_and_the_report_draws_them(models, clip, tmp_path, plain):
+    bridged = render(models, clip, tmp_path, bridge_cuts=True, report=tmp_path / "report.png")
+    marks = bridged.score.conducted.bridged
+    cuts = np.flatnonzero(np.diff(plain.score.conducted.phrase_start) > 0) + 1
+    assert marks.any() and set(np.flatnonzero(marks)) <= set(cuts - 1) and not plain.score.conducted.bridged.any()
+    assert (tmp_path / "report.png").stat().st_size > 10_000

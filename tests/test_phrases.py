@@ -3,9 +3,11 @@ theme; a phrase starts again after a cut; a held look grows a phrase around its 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD
 from score_av.conductor import PHRASE, REGISTER, Conducting, cadence, conduct, pitch_of
+from score_av.errors import ScoreAVError
 from score_av.key import Key
 
 
@@ -79,3 +81,32 @@ def test_a_phrase_closes_by_stepping_to_the_tonic_nearest_the_note_before():
     alone = np.full(16, HOLD)
     alone[0] = note(69)
     assert cadence(alone, Key.parse("C"), REGISTER)[0] == note(72)  # one note: the tonic nearest it
+
+
+def test_bridge_cuts_inpaint_the_last_bar_before_a_cut_towards_the_next_shot(models):
+    rng = np.random.default_rng(11)
+    a, b, c = rng.standard_normal((3, 32)).astype(np.float32) * 2  # three shots, each far from the others
+    key = Key.parse("A minor")
+
+    def conducted(second, bridge=True):
+        positions = np.stack([a] * 6 + [second] * 4 + [a])  # cuts into bars 6 and 10; a one-bar shot at the end
+        return conduct(models.music, positions, positions, np.zeros(11), Conducting(key=key, bridge_cuts=bridge))
+
+    plain, into_b, into_c = conducted(b, bridge=False), conducted(b), conducted(c)
+    assert list(np.flatnonzero(into_b.bridged)) == [5, 9] and not plain.bridged.any()
+    changed = np.flatnonzero(np.any(into_b.bars != plain.bars, axis=1))
+    assert set(changed) <= {5, 9}  # only the bridges; every cut is heard at its own bar line
+    assert not np.array_equal(into_b.bars[5], into_b.bars[4])
+    assert not np.array_equal(into_b.bars[5], into_c.bars[5])  # it leans towards the shot after
+
+
+def test_bridge_cuts_need_an_inpainting_model(models):
+    class NoInpainter:
+        def __getattr__(self, name):
+            if name == "inpainter":
+                return lambda: None
+            return getattr(models.music, name)
+
+    positions = np.stack([np.zeros(32, np.float32)] * 3 + [np.full(32, 3.0, np.float32)] * 3)
+    with pytest.raises(ScoreAVError, match="--bridge-cuts needs an inpainting model"):
+        conduct(NoInpainter(), positions, positions, np.zeros(6), Conducting(bridge_cuts=True))

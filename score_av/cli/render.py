@@ -89,6 +89,10 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
                        help="where the picture holds one look, repeat its bar (default: the bar is the anchor of "
                             "an 8-bar phrase, back at bar 5, and the bars between are inpainted from the bars "
                             "before towards it, so a still shot is heard as a tune, not a loop)")
+    music.add_argument("--bridge-cuts", action="store_true",
+                       help="the last bar before each cut is inpainted between the shot before and the shot "
+                            "after, so the music leans into the cut; the cut is still heard at its bar line "
+                            "(default: off; the report marks bridges)")
     music.add_argument("--themes", type=float, default=1.0, metavar="R",
                        help="when the picture comes back to a look already scored (its code within R), its bar "
                             "comes back note for note (default: 1.0; 0 = off)")
@@ -107,7 +111,7 @@ def scoring_options(args: argparse.Namespace) -> RenderOptions:
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
                          phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics,
-                         density=args.density, development=args.development)
+                         density=args.density, development=args.development, bridge_cuts=args.bridge_cuts)
 
 
 def options_from(args: argparse.Namespace) -> RenderOptions:
