@@ -3,9 +3,10 @@
 Renders the clip with the default options, then with each option changed on its own, and prints
 JSON: per run, the analysis rate the video model got, and of the music the notes a bar, the mean
 share of notes that change from bar to bar (the step change of docs/architecture.md), the distinct
-bars, the bar lines where nothing changes, the video response (`spearman` and
-`spearman_changed_bars`, as bench/video_response.py), the programs in the MIDI and the audio tracks
-of the output. Everything through `render_clip`, the call `score-av render` makes.
+bars, the bar lines where nothing changes, the bar lines where the look held (the picture within
+`--steady`: the conductor develops those, or repeats the bar with `--no-development`), the video
+response (`spearman`, `spearman_changed_bars`, `spearman_moved_bars`, as bench/video_response.py),
+the programs in the MIDI and the audio tracks of the output. Everything through `render_clip`, the call `score-av render` makes.
 
     python bench/render_options.py [--clip CLIP]
 
@@ -29,7 +30,7 @@ from music_vae.metrics import step_changes
 from music_vae.representation import FIRST_PITCH_TOKEN
 from score_av.models import MUSIC_MODEL, Models
 from score_av.render import RenderOptions, render_clip
-from video_response import correlations
+from video_response import response
 
 RUNS = {  # label: (options, what --help claims)
     "defaults": ({}, "the reference"),
@@ -43,6 +44,8 @@ RUNS = {  # label: (options, what --help claims)
     "--bpm 90": ({"bpm": 90.0}, "bars of 240/90 s"),
     "--program 40": ({"program": 40}, "the melody on GM program 40 (violin)"),
     "--no-variation": ({"variation": False}, "every new bar decoded whole: more change inside a shot"),
+    "--no-development": ({"development": False}, "a held look repeats its bar: the loop"),
+    "--bridge-cuts": ({"bridge_cuts": True}, "the bar before each cut inpainted between the two shots"),
     "--model vae": ({"model": "vae"}, "the vae trained on five collections: fewer notes a bar"),
     "--model flat": ({"model": "flat"}, "the flat music model"),
     "--model musae --style irish": ({"model": "musae", "style": "irish"}, "music from the Irish region"),
@@ -61,7 +64,8 @@ def measure(result, midi: Path) -> dict:
             "notes_per_bar": round(float((bars >= FIRST_PITCH_TOKEN).sum(axis=1).mean()), 2),
             "mean_bar_change": round(float(np.mean(change)), 3), "distinct_bars": len({b.tobytes() for b in bars}),
             "audio_tracks": tracks, "programs": programs,
-            **correlations(np.linalg.norm(np.diff(score.bar_codes, axis=0), axis=1), change),
+            "looks_held": int(score.conducted.held[1:].sum()),
+            **response(score),
             "messages": result.notes}
 
 

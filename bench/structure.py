@@ -30,7 +30,7 @@ a note) joins its neighbours. The aims are those of issue 29 (`aims`). One JSON 
 on stderr.
 
     python bench/structure.py [--model dance] [--clip CLIP ...] [--seeds none 1 2 3 4 5] [--no-tunes]
-        [--all-meters]
+        [--all-meters] [--no-development | --and-without-development]
 """
 from __future__ import annotations
 
@@ -132,6 +132,9 @@ def main() -> int:
     ap.add_argument("--all-meters", action="store_true", help="keep the real collections' 2/4 tunes too")
     ap.add_argument("--no-development", dest="development", action="store_false",
                     help="render as `score-av render --no-development` does (a held look repeats its bar)")
+    ap.add_argument("--and-without-development", action="store_true",
+                    help="also render every clip and seed with --no-development, for the figures beside "
+                         "(`rendered_without_development`): what development changed")
     args = ap.parse_args()
     clips = clips_to_score("bench/structure.py", args.clips, real_footage())
     began = time.perf_counter()
@@ -145,6 +148,9 @@ def main() -> int:
     defaults = replace(RenderOptions(), model=args.model, device="cpu", development=args.development)
     models = Models.load(defaults.model, defaults.video_model, defaults.device)
     out.update(rendered_structure(clips, args.seeds, models, defaults))
+    if args.and_without_development:
+        loop = rendered_structure(clips, args.seeds, models, replace(defaults, development=False))
+        out["rendered_without_development"] = loop["rendered"]
     if not args.no_tunes:
         tunes_began = time.perf_counter()
         out["real_tunes"] = real_structure(models.music.config, args.all_meters)

@@ -206,6 +206,10 @@ class InpaintModelConfig:
     attention_dim: int = 64         # attention over the context codes, by content and by distance in bars
     start_four_before: float = 3.0  # initial attention score of the bar four before (folk tunes' 4-bar phrases)
     dropout: float = 0.1
+    chooser_hidden: int = 0         # >0: an MLP scores each context bar from hand-built features (lag similarity
+                                    # at the gap's edges, offset, side), added to the choice; 0: none (as before)
+    vote: bool = False              # greedy fill: each token the one likeliest under the choice (context bars'
+                                    # tokens and the own code's), not the likeliest choice's bar
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,8 @@ class InpaintTrainConfig:
     decay_rate: float = 0.999       # learning rate x decay_rate each step, down to the minimum
     code_weight: float = 0.3        # beside the token loss: mean squared distance to the true bars' codes
     choice_weight: float = 5.0      # the choice between copying a context bar's code and its own: expected wrong tokens
+    choice_loss: str = "error"      # "error": expected share of wrong tokens; "likelihood": -log of each true token's
+                                    # probability under the choice (a mixture of the options' tokens)
     shorten: float = 0.3            # chance that each context is cut to a random shorter length (0 bars included)
     transpose: tuple[int, int] = (-5, 6)  # random transposition of whole windows, semitones
     grad_clip: float = 1.0
@@ -243,13 +249,13 @@ class InpaintConfig:
 
 
 INPAINT_CONFIGS: dict[str, InpaintConfig] = {
-    "inpaint": InpaintConfig(),
+    "inpaint": InpaintConfig(InpaintModelConfig(chooser_hidden=64, vote=True), InpaintTrainConfig(choice_loss="likelihood")),
     # for tests: a few seconds on the tiny music model (music_model is given as the test's checkpoint)
     "tiny-inpaint": InpaintConfig(
         InpaintModelConfig(context_hidden=32, generator_hidden=48, generator_layers=1, attention_dim=16,
-                           start_four_before=0.0, dropout=0.0),
+                           start_four_before=0.0, dropout=0.0, chooser_hidden=16, vote=True),
         InpaintTrainConfig(music_model="tiny", steps=60, batch_size=32, learning_rate=1e-2, eval_every=30,
-                           eval_windows=64, transpose=(0, 0))),
+                           eval_windows=64, transpose=(0, 0), choice_loss="likelihood")),
 }
 
 

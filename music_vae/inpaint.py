@@ -20,6 +20,16 @@ or end, or one side alone, is known too), the whole window transposed at random.
 at every transposition are computed once. The attention starts with a preference for the bar four
 before (`start_four_before`), the folk tune's commonest answer, and learns from there.
 
+With `chooser_hidden` (the shipped configuration) a small network adds to each context bar's score
+what hand-built features say for it (candidate_features): the tune's self-similarity at the candidate's
+lag, measured on the known bars at both edges of the gap (bar k answers bar k-4 where the bars before
+the gap answer the bars four before them; the future context tells when bar k answers bar k+4), with
+where the candidate lies. Then the choice is trained as a mixture (`choice_loss` "likelihood"): minus
+the log probability it gives each true token, through the context bars' tokens and the own code's
+decoder probabilities; and with `vote` the greedy fill takes for each token the likeliest under that
+mixture, rather than the whole bar of the likeliest choice (the choice stays what `forward` and the
+drawn fills use).
+
 `evaluate` measures the model and four baselines on the same windows (6 past, 4 missing, 6 future at
 most; at least 4 past bars, so that "the bar four before" exists, and 1 future bar, so that there is
 something to interpolate towards): `repeat` the last past bar; `copy4` the bar four before; `linear`
@@ -67,6 +77,55 @@ EVAL_WINDOWS = 512      # windows drawn (all of them when there are fewer)
 # The network
 # ---------------------------------------------------------------------------------------------
 
+CHOOSER_EDGE = 4        # bars at each edge of the gap whose lag similarity is a context bar's evidence
+
+
+def slot_positions(C: int, missing: int, device=None) -> torch.Tensor:
+    """Each context slot's position in bars from the gap's first bar (past: -C..-1; future: missing..missing+C-1)."""
+    slots = torch.arange(2 * C, device=device)
+    return torch.where(slots < C, slots - C, slots - C + missing)
+
+
+def candidate_features(context: torch.Tensor, mask: torch.Tensor, missing: int, E: int = CHOOSER_EDGE) -> torch.Tensor:
+    """(batch, missing, 2C, chooser_features(E)): what speaks for copying context slot s into gap bar j.
+
+    With o the candidate's offset from the gap bar (in bars), the evidence is the tune's self-similarity
+    at lag o where it is known: each of the E bars at the gap's left edge (-1, -2, ...) and at its right
+    edge (missing, missing+1, ...) against the bar o away from it (similarity exp(-2 x mean squared code
+    distance), whether the codes are equal, whether both bars are known); then where the candidate lies
+    (the gap bar's distance from each edge, o, whether |o| is 4 or 8, past or future) and how much
+    context there is on each side."""
+    B, S, d = context.shape
+    C, dev = S // 2, context.device
+    dist = ((context[:, :, None] - context[:, None]) ** 2).sum(-1) / d
+    pairs = torch.stack([torch.exp(-2 * dist), (dist < 1e-3).to(context.dtype)], dim=-1)      # (B, 2C, 2C, 2)
+    pos = slot_positions(C, missing, dev)
+
+    def slot_of(p):
+        past, fut = (p >= -C) & (p < 0), (p >= missing) & (p < missing + C)
+        return torch.where(past, p + C, torch.where(fut, p - missing + C, torch.full_like(p, -1)))
+
+    j = torch.arange(missing, device=dev)
+    o = pos[None, :] - j[:, None]                                                               # (missing, 2C)
+    e = torch.arange(E, device=dev)
+    feats = []
+    for edge in (-1 - e, missing + e):
+        s1 = slot_of(edge)[None, None, :].expand(missing, S, E)
+        s2 = slot_of(edge[None, None, :] + o[:, :, None])
+        a, b = s1.clamp(min=0), s2.clamp(min=0)
+        known = (mask[:, a] & mask[:, b] & ((s1 >= 0) & (s2 >= 0))[None]).to(context.dtype)   # (B, missing, 2C, E)
+        feats += [(pairs[:, a, b] * known[..., None]).flatten(-2), known]
+    jj = j[:, None].expand(missing, S).to(context.dtype)
+    where = torch.stack([(jj + 1) / 8, (missing - jj) / 8, o / 8, (o.abs() == 4).to(context.dtype),
+                         (o.abs() == 8).to(context.dtype), (pos >= missing).to(context.dtype)[None].expand(missing, S)],
+                        dim=-1)
+    amount = torch.stack([mask[:, :C].sum(1), mask[:, C:].sum(1)], dim=-1).to(context.dtype) / C   # (B, 2)
+    return torch.cat(feats + [where[None].expand(B, -1, -1, -1), amount[:, None, None].expand(-1, missing, S, -1)], dim=-1)
+
+
+def chooser_features(E: int = CHOOSER_EDGE) -> int:
+    return 2 * E * 3 + 6 + 2
+
 class LatentInpainter(nn.Module):
     """Context codes in, codes of the missing bars out.
 
@@ -92,6 +151,9 @@ class LatentInpainter(nn.Module):
         self.out = nn.Linear(H + d, d)
         self.gate = nn.Linear(H, 1)
         self.drop = nn.Dropout(cfg.dropout)
+        if cfg.chooser_hidden:
+            n, h = chooser_features(), cfg.chooser_hidden
+            self.chooser = nn.Sequential(nn.Linear(n, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 1))
         # start as the folk tune's commonest answer, the bar four before, copied: learning departs from it
         with torch.no_grad():
             self.prefer.weight.zero_()
@@ -125,6 +187,7 @@ class LatentInpainter(nn.Module):
         before_code = torch.cat([context[:, :1], context[:, :-1]], dim=1)
         after_code = torch.cat([context[:, 1:], context[:, :1]], dim=1)
         d = cfg.latent_dim
+        chooser = self.chooser(candidate_features(context, mask, missing))[..., 0] if cfg.chooser_hidden else None
         choices, own = [], []
         for j in range(missing):
             # the gap bar's neighbours: the bar before it (the last past bar, or the code given the bar before),
@@ -145,6 +208,8 @@ class LatentInpainter(nn.Module):
             k = keys + self.distance(offset)[None]
             score = (k @ self.query(h)[..., None])[..., 0] / math.sqrt(cfg.attention_dim) + self.prefer(offset)[None, :, 0] \
                 + match
+            if chooser is not None:
+                score = score + chooser[:, j]
             score = score.masked_fill(~mask, float("-inf"))
             attended = (torch.softmax(score, dim=-1)[..., None] * context).sum(1)
             code = self.out(torch.cat([h, attended], dim=-1))
@@ -291,11 +356,13 @@ class Inpainter:
         return np.concatenate(out) if out else np.zeros((0, missing, self.music.latent_dim), np.float32)
 
     @torch.no_grad()
-    def first_bar_options(self, past: np.ndarray, future: np.ndarray, missing: int) -> np.ndarray:
+    def first_bar_options(self, past: np.ndarray, future: np.ndarray, missing: int,
+                          own_first: bool = False) -> np.ndarray:
         """Codes (2C + 1 at most, d) the first bar of a gap of `missing` could take, likeliest first: the
         context bars' codes it could copy and its own. `past` (p, d) and `future` (f, d) are the context
         codes, the last and first max_context of them used. A caller that must not repeat a neighbour
-        takes the first option whose bar differs."""
+        takes the first option whose bar differs. `own_first`: the bar's own code first, whatever the
+        choice says (a bar that must be made between both sides, not copied from one)."""
         C, d = self.max_context, self.music.latent_dim
         past, future = np.asarray(past, np.float32)[-C:], np.asarray(future, np.float32)[:C]
         context, mask = np.zeros((1, 2 * C, d), np.float32), np.zeros((1, 2 * C), bool)
@@ -306,11 +373,14 @@ class Inpainter:
         candidates = torch.cat([c[0], own[0, :1]]).cpu().numpy()
         p = choice[0, 0].cpu().numpy()
         order = [i for i in np.argsort(-p, kind="stable") if i == 2 * C or mask[0, i]]
+        if own_first:
+            order = [2 * C] + [i for i in order if i != 2 * C]
         return candidates[order]
 
     def fill(self, bars: np.ndarray, w: Windows, codes: np.ndarray | None = None, temperature: float = 0.0,
              seed: int | None = None) -> np.ndarray:
-        """The missing bars (n, missing, 16) of windows `w` over `bars` (n_bars, 16), decoded greedily.
+        """The missing bars (n, missing, 16) of windows `w` over `bars` (n_bars, 16), decoded greedily
+        (with the model's `vote`, each token the choice's likeliest: see vote).
         `codes` (n_bars, d): the music model's codes of `bars`, when already at hand. Above temperature 0
         they are drawn with `seed` (the network alone is deterministic): each bar's copy-or-own choice from
         its softmax sharpened by 1/temperature, and its tokens from the decoder at that temperature."""
@@ -326,10 +396,30 @@ class Inpainter:
             pick = torch.multinomial(weights.view(-1, weights.shape[-1]), 1, generator=gen).view(choice.shape[:2])
             candidates = torch.cat([c[:, None].expand(-1, w.missing, -1, -1), own[:, :, None]], dim=2).cpu()
             z = candidates.gather(2, pick[..., None, None].expand(-1, -1, 1, candidates.shape[-1]))[:, :, 0].numpy()
+        elif self.config.model.vote:
+            return self.vote(bars, codes[idx], mask, idx, w.missing)
         else:
             z = self.codes(codes[idx], mask, w.missing)
         return self.music.decode(z.reshape(-1, z.shape[-1]), temperature, seed).reshape(len(w), w.missing,
                                                                                        STEPS_PER_BAR)
+
+    @torch.no_grad()
+    def vote(self, bars: np.ndarray, context: np.ndarray, mask: np.ndarray, idx: np.ndarray, missing: int,
+             batch_size: int = 512) -> np.ndarray:
+        """The missing bars (n, missing, 16), each token the likeliest under the choice: the probability of
+        each context bar (its tokens as given) and of the bar's own code (decoded greedily) summed per token."""
+        out = []
+        for i in range(0, len(context), batch_size):
+            c = torch.as_tensor(context[i:i + batch_size], dtype=torch.float32, device=self.device)
+            m = torch.as_tensor(mask[i:i + batch_size], dtype=torch.bool, device=self.device)
+            choice, own = (t.cpu() for t in self.net.parts(c, m, missing))
+            own_tokens = self.music.decode(own.reshape(-1, own.shape[-1]).numpy()).reshape(len(c), missing, STEPS_PER_BAR)
+            tokens = torch.cat([torch.as_tensor(bars[idx[i:i + batch_size]])[:, None].expand(-1, missing, -1, -1),
+                                torch.as_tensor(own_tokens).long()[:, :, None]], dim=2)        # (n, missing, 2C+1, 16)
+            votes = torch.zeros(*tokens.shape[:2], STEPS_PER_BAR, VOCAB_SIZE)
+            votes.scatter_add_(3, tokens.transpose(2, 3), choice.float()[:, :, None].expand(-1, -1, STEPS_PER_BAR, -1))
+            out.append(votes.argmax(-1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, missing, STEPS_PER_BAR), np.int64)
 
     def inpaint(self, past, future, missing: int, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
         """`missing` bars (missing, 16) between the bars `past` (p, 16) and `future` (f, 16); the last
@@ -476,16 +566,20 @@ class WindowSampler:
         return context, mask, tokens, self.codes[k[:, None], target]
 
 
-def token_loss(music_model, codes: torch.Tensor, tokens: torch.Tensor, errors: bool = False):
+def token_loss(music_model, codes: torch.Tensor, tokens: torch.Tensor, errors: bool = False, probs: bool = False):
     """Teacher-forced cross-entropy (mean per token) of the true tokens through the frozen decoder, and the
-    accuracy; with `errors`, also each bar's share of wrong tokens (batch, missing)."""
+    accuracy; with `errors`, also each bar's share of wrong tokens (batch, missing); with `probs`, also each
+    true token's probability (batch, missing, 16)."""
     z, x = codes.reshape(-1, codes.shape[-1]), tokens.reshape(-1, STEPS_PER_BAR)
     logits = music_model.logits(z, music_model.shifted(x))
     wrong = logits.argmax(-1) != x
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x.reshape(-1))
+    out = (ce, 1 - wrong.float().mean())
     if errors:
-        return ce, 1 - wrong.float().mean(), wrong.float().mean(-1).view(tokens.shape[:2])
-    return ce, 1 - wrong.float().mean()
+        out += (wrong.float().mean(-1).view(tokens.shape[:2]),)
+    if probs:
+        out += (torch.softmax(logits, -1).gather(-1, x[..., None])[..., 0].view(tokens.shape),)
+    return out
 
 
 def _corpus_of(music: MusicVAE, progress: bool):
@@ -555,13 +649,18 @@ def train(config: InpaintConfig, out: Path, corpus=None, resume: bool = False, d
             group["lr"] = lr
         context, mask, tokens, true_codes = (t.to(dev) for t in sampler.batch(cfg.batch_size))
         choice, codes = net.parts(context, mask, tokens.shape[1])
-        rec, acc, own_error = token_loss(music.model, codes, tokens, errors=True)
+        rec, acc, own_error, own_prob = token_loss(music.model, codes, tokens, errors=True, probs=True)
         code = F.mse_loss(codes, true_codes)
-        # the choice: the expected share of wrong tokens, over copying each context bar or the bar's own code
-        copy_error = (sampler.context_tokens.to(dev)[:, None] != tokens[:, :, None]).float().mean(-1)
-        copy_error = copy_error.masked_fill(~mask[:, None], 1.0)
-        errors = torch.cat([copy_error, own_error.detach()[..., None]], dim=-1)
-        chosen = (choice * errors).sum(-1).mean()
+        same = (sampler.context_tokens.to(dev)[:, None] == tokens[:, :, None]) & mask[:, None, :, None]  # (B, m, 2C, 16)
+        if cfg.choice_loss == "likelihood":
+            # the choice as a mixture of its options' tokens: -log of each true token's probability under it
+            p = (choice[..., :-1, None] * same.float()).sum(2) + choice[..., -1:] * own_prob.detach()
+            chosen = -torch.log(0.98 * p + 0.01).mean()
+        else:
+            # the choice: the expected share of wrong tokens, over copying each context bar or the bar's own code
+            copy_error = 1 - same.float().mean(-1)
+            errors = torch.cat([copy_error, own_error.detach()[..., None]], dim=-1)
+            chosen = (choice * errors).sum(-1).mean()
         loss = rec + cfg.code_weight * code + cfg.choice_weight * chosen
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -611,7 +710,9 @@ def train(config: InpaintConfig, out: Path, corpus=None, resume: bool = False, d
         "training": {"steps": step, "batch_size": cfg.batch_size, "wall_seconds": round(wall, 1),
                      "encoding_seconds": round(encode_seconds, 1),
                      "loss": f"token cross-entropy through the frozen decoder (teacher-forced) + {cfg.code_weight} "
-                             "x mean squared distance to the true codes",
+                             f"x mean squared distance to the true codes + {cfg.choice_weight} x the choice's "
+                             + ("minus log probability of the true tokens (a mixture of its options' tokens)"
+                                if cfg.choice_loss == "likelihood" else "expected share of wrong tokens"),
                      "first": {k: round(v, 4) for k, v in first.items()},
                      "final": {k: round(v, 4) for k, v in stats.items()}, "validation": history},
         "machine": machine_record(dev),

@@ -18,13 +18,15 @@ conductor gives the bars a piece to belong to:
   bar the look started with is the anchor: it comes back every RETURN bars (bar 5 of 8 answers bar
   1, as in a tune), and each bar between is inpainted (music_vae/inpaint.py) from the bars of the
   shot before it towards the anchor's return, or, offline, towards the next look when the picture
-  changes first within the shot. A bar is never its neighbour copied (Inpainter.gap_codes). Off
+  changes first within the shot. It never sounds like another of the look's last DEVELOP_AVOID bars
+  (develop_bar): a still shot of 16 bars is two phrases, not a 4-bar loop. Off
   (`development=False`, `--no-development`) a held look repeats its bar; so it does with a music
   model no inpainting model learned.
 - **bridges.** With `bridge_cuts` (offline only: it needs the shot after), the last bar before a
-  cut is inpainted between the bars of the shot before and those of the shot after, so the music
-  leans towards the next shot; the cut is still heard at its bar line, where the new shot's bar
-  starts. A shot of one bar keeps its bar.
+  cut is inpainted between the bars of the shot before and those of the shot after: the model's own
+  code for that bar, not a copy of either side's (unless it sounds like a bar of the shot), so the
+  music leans towards the next shot; the cut is still heard at its bar line, where the new shot's
+  bar starts. A shot of one bar keeps its bar.
 - **variation.** Inside a shot a new bar keeps the first beats of the bar before, more the less
   the picture moved (keep_steps), and decodes the rest from its own code: decoded whole, two
   bars of a dense idiom differ in most steps whatever their codes, and a slow move would sound
@@ -146,13 +148,14 @@ def decode_keyed(music: MusicModel, keyed: np.ndarray, key: Key | None, how: Con
                  prefix: np.ndarray | None = None, unlike: np.ndarray | None = None) -> np.ndarray:
     """Bars decoded from codes already in `key` (codes_in_key), with the notes outside the key made
     rare, leaps penalised and the register kept. `prefix` (n, k): the first k tokens of each, given.
-    `unlike` (16,): a bar they must differ from (its last note after the prefix is forbidden there)."""
+    `unlike` (16,) or (m, 16): bars they must differ from (each one's last note after the prefix is
+    forbidden at its step)."""
     bias = key_bias(key, how.chromatic if key is not None else 0, how.register, len(keyed))
-    if unlike is not None:
-        kept = 0 if prefix is None else prefix.shape[1]
-        notes = [s for s in np.flatnonzero(unlike >= FIRST_PITCH_TOKEN) if s >= kept]
+    kept = 0 if prefix is None else prefix.shape[1]
+    for other in np.asarray(unlike).reshape(-1, STEPS_PER_BAR) if unlike is not None else []:
+        notes = [s for s in np.flatnonzero(other >= FIRST_PITCH_TOKEN) if s >= kept]
         step = notes[-1] if notes else min(kept, STEPS_PER_BAR - 1)
-        bias[:, step, unlike[step]] = -np.inf
+        bias[:, step, other[step]] = -np.inf
     return music.decode(keyed, prefix=prefix, leap_penalty=how.leap_penalty, bias=bias)
 
 
@@ -232,22 +235,30 @@ def bars_to_return(offset: int) -> int:
     return RETURN - offset % RETURN
 
 
+def same_notes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two bars strike the same pitches at the same steps: what a listener hears as one bar again,
+    whether a note is held to the bar line or stopped before it."""
+    return bool(np.array_equal(np.where(a >= FIRST_PITCH_TOKEN, a, -1), np.where(b >= FIRST_PITCH_TOKEN, b, -1)))
+
+
 def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarray, missing: int,
-                key: Key | None, how: Conducting, last_pitch: int | None, played: np.ndarray) -> np.ndarray:
+                key: Key | None, how: Conducting, last_pitch: int | None, played: np.ndarray,
+                own_first: bool = False) -> np.ndarray:
     """The first of `missing` bars inpainted between the bars `past` (p, 16: the shot's, up to the bar
     before; the anchor among them) and `future` (f, 16: the anchor's return, or the next look), decoded
-    in `key` as a new bar is and placed near `last_pitch`: the likeliest of the model's options that is
-    none of the bars `played` in this phrase of the look (DEVELOP_AVOID) nor the bar after it, else its
-    first option made unlike the bar before. A phrase then holds its anchor twice and new bars between."""
+    in `key` as a new bar is and placed near `last_pitch`: the likeliest of the model's options that
+    sounds like none of the bars `played` in this phrase of the look (DEVELOP_AVOID) nor the bar after it
+    (same_notes), else its first option made unlike each of them. A phrase then holds its anchor twice and new bars between."""
     codes = music.encode(np.concatenate([past, future]).astype(np.int64))
-    options = inpainter.first_bar_options(codes[:len(past)], codes[len(past):], missing)
+    options = inpainter.first_bar_options(codes[:len(past)], codes[len(past):], missing, own_first=own_first)
     avoid = list(played) + (list(future[:1]) if missing == 1 else [])
     place = (lambda b: place_octave(b, last_pitch, how.register)) if how.phrases else (lambda b: b)
-    for bar in decode_keyed(music, options, key, how):
-        bar = place(bar)
-        if not any(np.array_equal(bar, other) for other in avoid):
-            return bar
-    return place(decode_keyed(music, options[:1], key, how, unlike=played[-1] if len(played) else None)[0])
+    for tried in (options[:1], options[1:]):  # the likeliest is usually taken: the others only decoded when not
+        for bar in decode_keyed(music, tried, key, how) if len(tried) else []:
+            bar = place(bar)
+            if not any(same_notes(bar, other) for other in avoid):
+                return bar
+    return place(decode_keyed(music, options[:1], key, how, unlike=np.array(avoid) if avoid else None)[0])
 
 
 def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion: np.ndarray,
@@ -332,7 +343,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
             future = bars[cut:cut + bridge.max_context][after[:bridge.max_context]]
             last = bars[k - 1][bars[k - 1] >= FIRST_PITCH_TOKEN]
             bars[k] = develop_bar(bridge, music, past, future, 1, keys[k], how,
-                                  int(pitch_of(last[-1:])[0]) if len(last) else None, played=bars[k - 1:k])
+                                  int(pitch_of(last[-1:])[0]) if len(last) else None, played=past, own_first=True)
             bars[k] = phrase_end(bars[k], keys[k], how, k - phrase_start[k])
             bridged[k] = True
     lo, hi = how.velocity or (90, 90)
