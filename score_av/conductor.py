@@ -241,15 +241,35 @@ def same_notes(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(np.where(a >= FIRST_PITCH_TOKEN, a, -1), np.where(b >= FIRST_PITCH_TOKEN, b, -1)))
 
 
+class CodeMemo:
+    """The music model's codes of bars, each bar encoded once: development reads the same bars (the
+    anchor, the shot's last bars) again for every bar it inpaints. Holds at most `size` bars."""
+
+    def __init__(self, music: MusicModel, size: int = 512):
+        self.music, self.size, self.codes = music, size, {}
+
+    def __call__(self, bars: np.ndarray) -> np.ndarray:
+        bars = np.asarray(bars, np.int64).reshape(-1, STEPS_PER_BAR)
+        keys = [bar.tobytes() for bar in bars]
+        new = [k for k in dict.fromkeys(keys) if k not in self.codes]
+        if new:
+            if len(self.codes) + len(new) > self.size:
+                self.codes.clear()
+            fresh = self.music.encode(np.stack([np.frombuffer(k, np.int64) for k in new]))
+            self.codes.update(zip(new, fresh))
+        return np.stack([self.codes[k] for k in keys]) if keys else np.zeros((0, self.music.latent_dim), np.float32)
+
+
 def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarray, missing: int,
                 key: Key | None, how: Conducting, last_pitch: int | None, played: np.ndarray,
-                own_first: bool = False) -> np.ndarray:
+                own_first: bool = False, encode: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """The first of `missing` bars inpainted between the bars `past` (p, 16: the shot's, up to the bar
     before; the anchor among them) and `future` (f, 16: the anchor's return, or the next look), decoded
     in `key` as a new bar is and placed near `last_pitch`: the likeliest of the model's options that
     sounds like none of the bars `played` in this phrase of the look (DEVELOP_AVOID) nor the bar after it
-    (same_notes), else its first option made unlike each of them. A phrase then holds its anchor twice and new bars between."""
-    codes = music.encode(np.concatenate([past, future]).astype(np.int64))
+    (same_notes), else its first option made unlike each of them. A phrase then holds its anchor twice
+    and new bars between. `encode`: the bars' codes (a CodeMemo), music.encode when None."""
+    codes = (encode or music.encode)(np.concatenate([past, future]).astype(np.int64))
     options = inpainter.first_bar_options(codes[:len(past)], codes[len(past):], missing, own_first=own_first)
     avoid = list(played) + (list(future[:1]) if missing == 1 else [])
     place = (lambda b: place_octave(b, last_pitch, how.register)) if how.phrases else (lambda b: b)
@@ -305,6 +325,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
         keyed[idx] = codes_in_key(music, busier[idx], key_here, how)
         bars[idx] = decode_keyed(music, keyed[idx], key_here, how)
     inpainter = inpainter_for(music, how)
+    memo = CodeMemo(music)
     developed = np.zeros(n, bool)
     run_end = _run_ends(held)
     last_pitch, anchor, anchor_bar = None, 0, None
@@ -316,7 +337,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
                 future, missing = bars[theme_of[after]] if theme_of[after] >= 0 else bars[after], after - k
             past = bars[max(phrase_start[k], k - inpainter.max_context):k]
             bars[k] = develop_bar(inpainter, music, past, future[None], missing, keys[k], how, last_pitch,
-                                  played=bars[max(anchor, k - DEVELOP_AVOID):k])
+                                  played=bars[max(anchor, k - DEVELOP_AVOID):k], encode=memo)
             developed[k] = True
         elif held[k]:
             bars[k] = anchor_bar if inpainter is not None else bars[k - 1]
@@ -343,7 +364,8 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
             future = bars[cut:cut + bridge.max_context][after[:bridge.max_context]]
             last = bars[k - 1][bars[k - 1] >= FIRST_PITCH_TOKEN]
             bars[k] = develop_bar(bridge, music, past, future, 1, keys[k], how,
-                                  int(pitch_of(last[-1:])[0]) if len(last) else None, played=past, own_first=True)
+                                  int(pitch_of(last[-1:])[0]) if len(last) else None, played=past, own_first=True,
+                                  encode=memo)
             bars[k] = phrase_end(bars[k], keys[k], how, k - phrase_start[k])
             bridged[k] = True
     lo, hi = how.velocity or (90, 90)

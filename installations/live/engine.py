@@ -53,8 +53,8 @@ import cv2
 import numpy as np
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
-from score_av.conductor import (DEVELOP_AVOID, RETURN, Conducting, bars_to_return, codes_in_key, develop_bar,
-                                finish_bar, inpainter_for, key_bias, phrase_end, pitch_of)
+from score_av.conductor import (DEVELOP_AVOID, RETURN, CodeMemo, Conducting, bars_to_return, codes_in_key,
+                                develop_bar, finish_bar, inpainter_for, key_bias, phrase_end, pitch_of)
 from score_av.key import Key, key_from_colour
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
@@ -155,6 +155,7 @@ class LiveScore:
         self._played: list[tuple[int, np.ndarray]] = []  # (index, tokens) of the last bars scheduled: development's context
         self._anchor: tuple[int, np.ndarray] | None = None  # the bar the held look started with (index, tokens)
         self._phrase_start = 0                 # the first bar of the phrase playing (restarted after a cut)
+        self._codes = CodeMemo(music)          # codes of the bars development reads
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
         self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
@@ -201,6 +202,7 @@ class LiveScore:
             self.music, self.mapping.prior = music, prior
             self.settings = replace(self.settings, style=style)
             self._memory = []  # themes are bars of the old model
+            self._codes = CodeMemo(music)
 
     # --- the engine's thread -----------------------------------------------------------------
     def run(self, stop: threading.Event, until: float | None = None) -> None:
@@ -399,7 +401,7 @@ class LiveScore:
         played = [t for i, t in self._played if i >= max(first, index - DEVELOP_AVOID)]
         return develop_bar(inpainter, self.music, np.array(past).reshape(-1, STEPS_PER_BAR), anchor[None],
                            bars_to_return(offset), self.key, how, self._last_pitch,
-                           played=np.array(played).reshape(-1, STEPS_PER_BAR))
+                           played=np.array(played).reshape(-1, STEPS_PER_BAR), encode=self._codes)
 
     def _velocity(self, motion: float) -> int:
         lo, hi = self.settings.conducting.velocity or (90, 90)
