@@ -84,9 +84,11 @@ LAYERS = {
                ("configs", ("configs",)),
                ("model", ("model",)),
                ("checkpoint/prior", ("checkpoint", "prior", "data_prior"))),
-        beside=("corpus", "metrics", "musicality", "attributes", "train", "flatness", "musae", "variants", "styles"),
-        top=("trained_model", "inpaint", "melody_file"),  # inpaint: a network over the trained model, its training and
+        beside=("corpus", "metrics", "musicality", "attributes", "train", "flatness", "musae", "variants", "styles",
+                "harmony"),
+        top=("trained_model", "inpaint", "melody_file", "bass"),  # inpaint: a network over the trained model, its training and
         # evaluation; melody_file: a person's melody file in and out, inpainted by it
+        # bass: the conditional bass VAE (after BassNet) over melody and chords, its chorale data, training, evaluation
     ),
     "video_vae": Layers(
         stack=(("errors", ("errors",)),
