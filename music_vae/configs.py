@@ -266,3 +266,72 @@ def get_inpaint_config(name: str, **train_overrides) -> InpaintConfig:
     cfg = INPAINT_CONFIGS[name]
     overrides = {k: v for k, v in train_overrides.items() if v is not None}
     return replace(cfg, train=replace(cfg.train, **overrides)) if overrides else cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# The bass (bass.py): a bass bar from the melody bar and its chords, steered by a 2-D code (after BassNet)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BassModelConfig:
+    embed_dim: int = 32             # melody tokens and bass classes
+    condition_hidden: int = 96      # per direction: the melody bar and its chords read both ways
+    encoder_hidden: int = 96        # per direction: the bass bar beside the condition
+    decoder_hidden: int = 192
+    latent_dim: int = 2             # the control surface: axis k is tied to BassTrainConfig.attributes[k]
+    low: int = 28                   # the bass register, MIDI: E1 ...
+    high: int = 64                  # ... E4
+
+
+@dataclass(frozen=True)
+class BassTrainConfig:
+    data: str = "bach"              # music21's Bach chorales: soprano, bass, chords read from all four voices
+    split_seed: int = 0             # by chorale, as the melody corpus splits by tune
+    seed: int = 0
+    steps: int = 1500
+    batch_size: int = 48            # windows per step
+    window: int = 4                 # consecutive bars of one chorale per window (for the stability loss)
+    learning_rate: float = 2e-3
+    min_learning_rate: float = 1e-4
+    decay_rate: float = 0.999       # learning rate x decay_rate each step, down to the minimum
+    beta: float = 0.3               # KL weight, reached linearly over beta_warmup steps
+    beta_warmup: int = 500
+    stability_weight: float = 2.0   # squared distance between consecutive bars' posterior means (BassNet)
+    attribute_weight: float = 2.0   # attribute regularisation (Pati and Lerch 2020) of axis k against attributes[k]
+    attribute_delta: float = 1.0    # tanh(delta x code difference): where the sign is taken as reached
+    attributes: tuple[str, ...] = ("register", "notes")  # register: mean MIDI pitch of the note-ons; notes: note-ons
+    grad_clip: float = 1.0
+    eval_every: int = 250           # checkpoint and validation accuracy at z = 0 every n steps
+
+
+@dataclass(frozen=True)
+class BassConfig:
+    model: BassModelConfig = field(default_factory=BassModelConfig)
+    train: BassTrainConfig = field(default_factory=BassTrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "BassConfig":
+        known = lambda cls, given: {k: v for k, v in given.items() if k in {f.name for f in fields(cls)}}
+        train = known(BassTrainConfig, d["train"])
+        train["attributes"] = tuple(train.get("attributes", ("register", "notes")))
+        return BassConfig(BassModelConfig(**known(BassModelConfig, d["model"])), BassTrainConfig(**train))
+
+
+BASS_CONFIGS: dict[str, BassConfig] = {
+    "bass": BassConfig(),
+    # for tests: seconds on generated bars
+    "tiny-bass": BassConfig(BassModelConfig(embed_dim=8, condition_hidden=16, encoder_hidden=16, decoder_hidden=32),
+                            BassTrainConfig(steps=40, batch_size=16, learning_rate=1e-2, beta_warmup=10, eval_every=20)),
+}
+
+
+def get_bass_config(name: str, **train_overrides) -> BassConfig:
+    """A named bass configuration; overrides (None: keep) set its training's settings."""
+    if name not in BASS_CONFIGS:
+        raise KeyError(f"unknown bass config {name!r}; known: {', '.join(BASS_CONFIGS)}")
+    cfg = BASS_CONFIGS[name]
+    overrides = {k: v for k, v in train_overrides.items() if v is not None}
+    return replace(cfg, train=replace(cfg.train, **overrides)) if overrides else cfg

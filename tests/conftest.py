@@ -155,7 +155,7 @@ def shipped_music_models() -> list[str]:
     leaving the list."""
     from score_av.models import MUSIC_MODEL
 
-    return sorted({p.stem for p in MEDIA_MODELS.glob("*.pt")} - {"video", "inpaint"} | {MUSIC_MODEL})
+    return sorted({p.stem for p in MEDIA_MODELS.glob("*.pt")} - {"video", "inpaint", "bass"} | {MUSIC_MODEL})
 
 
 @pytest.fixture(scope="module", params=shipped_music_models())

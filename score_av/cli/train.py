@@ -1,4 +1,4 @@
-"""`score-av train music|video|inpaint`: train a model and write its checkpoint and model card."""
+"""`score-av train music|video|inpaint|bass`: train a model and write its checkpoint and model card."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +49,8 @@ def register(sub) -> None:
     p.set_defaults(run=run_train_music)
     register_video(tsub)
     register_inpaint(tsub)
+    register_bass(tsub)
+    register_harmony(tsub)
 
 
 def add_training_options(p: argparse.ArgumentParser, unit: str, resume: bool = False) -> None:
@@ -186,4 +188,61 @@ def run_train_inpaint(args: argparse.Namespace) -> int:
         figures = "no window to measure"
     print(f"model: {args.out}, card: {args.out.with_suffix('.json')}; test split: {figures} "
           f"({time.time() - started:.0f} s)")
+    return 0
+
+
+def register_bass(tsub) -> None:
+    from music_vae.configs import BASS_CONFIGS
+
+    p = tsub.add_parser(
+        "bass", help="train the bass model: a bass bar from the melody bar and its chords, steered by a 2-D code",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the bass model (after BassNet): a conditional VAE that writes a bass bar from the melody\n"
+                    "bar and its chords, with a 2-D code kept stable from bar to bar and each axis tied to a figure\n"
+                    "(axis 0: register, axis 1: notes per bar), on music21's Bach chorales in all 12 keys. The\n"
+                    "chorales are parsed once and cached; the card OUT.json holds the held-out figures.\n\n"
+                    "  score-av train bass --out media/models/bass.pt    reproduces the shipped model\n"
+                    "  python bench/bass.py                              its figures beside the rule's")
+    p.add_argument("--config", choices=sorted(BASS_CONFIGS), default="bass",
+                   help="named configuration (default: bass, the shipped model's)")
+    p.add_argument("--out", type=Path, default=Path("runs") / "bass.pt", help="checkpoint to write (default: runs/bass.pt)")
+    add_training_options(p, "windows of consecutive bars", resume=True)
+    p.set_defaults(run=run_train_bass)
+
+
+def run_train_bass(args: argparse.Namespace) -> int:
+    from music_vae.bass import train
+    from music_vae.configs import get_bass_config
+
+    started = time.time()
+    config = get_bass_config(args.config, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    parts = ["score-av", "train", "bass"]
+    for flag, value in (("--config", None if args.config == "bass" else args.config), ("--steps", args.steps),
+                        ("--batch-size", args.batch_size), ("--seed", args.seed)):
+        if value is not None:
+            parts += [flag, str(value)]
+    card = train(config, args.out, resume=args.resume, device=args.device, reproduce=shlex.join(parts + ["--out", str(args.out)]))
+    m = card["metrics"]["test"]
+    figures = (f"step accuracy at z = 0 {m['model_z0']['step_accuracy']:.3f} (rule: "
+               f"{m['rule_root_beats_1_3']['step_accuracy']:.3f}) over {m['bars']} bars") if m else "no bar to measure"
+    print(f"model: {args.out}, card: {args.out.with_suffix('.json')}; test split: {figures} ({time.time() - started:.0f} s)")
+    return 0
+
+
+def register_harmony(tsub) -> None:
+    p = tsub.add_parser("harmony", help="fit the chord progression prior of the harmony from the Bach chorales",
+                        description="Count chord moves (roman numerals, beat by beat) in the training split of music21's "
+                                    "Bach chorales and write the small prior the harmony uses.\n\n"
+                                    "  score-av train harmony    reproduces media/models/harmony.json",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("media") / "models" / "harmony.json",
+                   help="JSON to write (default: media/models/harmony.json)")
+    p.set_defaults(run=run_train_harmony)
+
+
+def run_train_harmony(args: argparse.Namespace) -> int:
+    from music_vae.harmony import fit_progression_prior
+
+    prior = fit_progression_prior(args.out, progress=True)
+    print(f"{args.out}: {prior['data']['chorales']} chorales, {prior['data']['beats']} beats")
     return 0

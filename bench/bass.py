@@ -1,0 +1,85 @@
+"""Does the bass model beat the rule, and does each axis of its 2-D code move its figure? One JSON.
+
+On the held-out chorales (the test split by chorale, music_vae/bass.py `load_chorales`), given the
+soprano and the chords of each half bar, the bass decoded greedily at the prior's centre (z = 0)
+against the rule "the chord's root on beats 1 and 3" (music_vae/bass.py `rule_bass`), in step
+accuracy (share of sixteenths whose sounding bass pitch is the true one) and onset accuracy (share of
+the true note-ons played at the same step with the same pitch), also on pitch classes; then each axis
+over the grid -2..2 (the other at 0), each figure averaged over the held-out bars, and the Spearman
+correlation of the grid with the figure the axis is tied to.
+
+Two sources of chords, each measured for both methods:
+- `chorale`: read from the chorale's four voices (the triad that best fits each half bar);
+- `harmony`: chosen from the soprano alone by music_vae/harmony.py (key read from the soprano,
+  `harmonize` with the shipped progression prior, uniform if none), as at use. Left out, with the
+  reason, where the module is not there or fails.
+
+    python bench/bass.py [--model bass] [--split test] [--out FILE.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from music_vae.bass import QUALITIES, Bass, BassData, evaluate, load_chorales, rule_centre
+
+
+def harmony_chords(data: BassData) -> tuple[np.ndarray, str]:
+    """Chords (n, 2, 2) for every bar chosen from its chorale's soprano alone by music_vae.harmony, and how."""
+    from music_vae import harmony
+
+    try:
+        prior, prior_name = harmony.load_prior(), "the shipped progression prior (media/models/harmony.json)"
+    except Exception as exc:  # no shipped prior yet: the search without it
+        prior, prior_name = harmony.uniform_prior(), f"a uniform progression prior ({exc})"
+    chords = np.zeros((len(data), 2, 2), np.int64)
+    quality = {"major": QUALITIES.index("major"), "dominant-seventh": QUALITIES.index("major"),
+               "minor": QUALITIES.index("minor"), "diminished": QUALITIES.index("diminished")}
+    for p in np.unique(data.piece):
+        idx = np.flatnonzero(data.piece == p)
+        soprano = data.melody[idx].astype(np.int64)
+        tonic, mode = harmony.read_key(soprano)
+        spans = harmony.harmonize(soprano, tonic, mode, prior)
+        for j, i in enumerate(idx):
+            for h in range(2):
+                c = harmony.chord_at(spans, j * 16 + 8 * h)
+                chords[i, h] = (c.root, quality.get(c.quality, 0)) if c is not None else (-1, 0)
+    return chords, (f"music_vae.harmony from the soprano alone: key by read_key, harmonize with {prior_name}; "
+                    "each chorale's usable bars harmonised as one stream")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="bass")
+    ap.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    ap.add_argument("--out", help="also write the JSON here")
+    args = ap.parse_args(argv)
+    started = time.time()
+    model = Bass(args.model, device="cpu")
+    data = load_chorales(progress=False)
+    seed = model.config.train.split_seed
+    held, centre = data.split(args.split, seed), rule_centre(data.split("train", seed))
+    out = {"model": str(model.path), "split": args.split, "chords": {}}
+    out["chords"]["chorale"] = {"how": "read from the chorale's four voices", **evaluate(model, held, centre)}
+    try:
+        chords, how = harmony_chords(held)
+        agree = float((chords[..., 0] == held.chords[..., 0]).mean())
+        out["chords"]["harmony"] = {"how": how, "root_agreement_with_chorale_chords": round(agree, 3),
+                                    **evaluate(model, held, centre, chords=chords)}
+    except Exception as exc:  # the harmony module missing or failing: say so, keep the chorale figures
+        out["chords"]["harmony"] = {"left_out": f"{type(exc).__name__}: {exc}"}
+    out["seconds"] = round(time.time() - started, 1)
+    text = json.dumps(out, indent=1)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
