@@ -44,6 +44,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     _atomic(path, lambda tmp: tmp.write_text(text))
 
 
+def atomic_save_midi(path: Path, midi) -> Path:
+    """A mido.MidiFile written under a temporary name, then renamed; the path."""
+    path = Path(path)
+    _atomic(path, lambda tmp: midi.save(str(tmp)))
+    return path
+
+
 def atomic_write_json(path: Path, obj) -> None:
     """Indented, with a final newline: model cards are read by people too."""
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from . import synth
 from .conductor import THEME_RADIUS, VELOCITY, Conducting
 from .errors import ScoreAVError
+from .arrangement import arrange, parse_layers
 from .key import Key
 from .mapping import STEADY
 from .models import MUSIC_MODEL, Models
@@ -49,6 +50,7 @@ class RenderOptions:
     variation: bool = True              # a bar near the one before keeps its first beats
     development: bool = True            # a held look grows a phrase (inpainted bars), not a loop
     bridge_cuts: bool = False           # the bar before each cut inpainted between the two shots
+    layers: tuple[str, ...] = ("melody",)  # the band: melody, harmony, drums (arrangement.py)
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much
@@ -68,6 +70,7 @@ class RenderOptions:
             raise ScoreAVError(f"--analysis-fps must be >= 0, got {self.analysis_fps}")
         if self.steady < 0:
             raise ScoreAVError(f"--steady must be >= 0, got {self.steady}")
+        parse_layers(",".join(self.layers))
         if not 0 <= self.program <= 127:
             raise ScoreAVError(f"--program must be a General MIDI program 0-127, got {self.program}")
         if self.themes < 0:
@@ -132,6 +135,7 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
                            fps=options.analysis_fps or None, fit_seconds=options.fit_seconds,
                            on_frame=lambda t: advance(max(0.0, t - info.start)), progress=progress.shown,
                            style=options.style, key=options.key, conducting=options.conducting())
+    score.midi = arrange(score, options.layers, options.bpm)
     tl = score.timeline
     wav = synth.WavWriter(options.wav, SAMPLE_RATE) if options.wav else None
     try:
@@ -146,9 +150,9 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
                 audio.close()
         written = [plan.path]
         if options.midi:
-            from music_vae.midi_io import write_midi
+            from modelkit.atomic import atomic_save_midi
 
-            written.append(write_midi(options.midi, score.notes, bpm=options.bpm, program=options.program))
+            written.append(atomic_save_midi(options.midi, score.midi))
         if wav:
             written.append(wav.commit())
     except BaseException:

@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ..arrangement import parse_layers
 from ..render import RenderOptions, render_clip
 from .common import BarProgress, add_model_option, add_style_option, summary
 
@@ -93,6 +94,11 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
                        help="the last bar before each cut is inpainted between the shot before and the shot "
                             "after, so the music leans into the cut; the cut is still heard at its bar line "
                             "(default: off; the report marks bridges)")
+    music.add_argument("--layers", default="melody", metavar="LIST",
+                       help="the band, comma-separated: melody (always), harmony (chords for the melody, a piano "
+                            "comping on beats 1 and 3), drums (a GM kit whose groove follows the picture's motion, "
+                            "fills at phrase ends and before cuts); one MIDI track per layer, mixed in the clip "
+                            "(default: melody)")
     music.add_argument("--themes", type=float, default=1.0, metavar="R",
                        help="when the picture comes back to a look already scored (its code within R), its bar "
                             "comes back note for note (default: 1.0; 0 = off)")
@@ -111,7 +117,8 @@ def scoring_options(args: argparse.Namespace) -> RenderOptions:
                          fit_seconds=args.fit_seconds if args.fit else 0.0, keep_audio=args.keep_audio,
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
                          phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics,
-                         density=args.density, development=args.development, bridge_cuts=args.bridge_cuts)
+                         density=args.density, development=args.development, bridge_cuts=args.bridge_cuts,
+                         layers=parse_layers(args.layers))
 
 
 def options_from(args: argparse.Namespace) -> RenderOptions:
