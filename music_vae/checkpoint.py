@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from modelkit import CheckpointFormat, card_path, models_dir, read_model_card, write_model_card
+from modelkit import CheckpointFormat, card_path, half_weights, models_dir, read_model_card, write_model_card
 from modelkit import resolve_model as _resolve_model
 
 from .configs import Config
@@ -34,8 +34,7 @@ def save_checkpoint(path: Path, model: BarVAE, config: Config, step: int, extra:
     Shipped models must fit media/models' 20 MB. Training resumes from OUT.train.pt, which keeps
     float32, so only what is shipped and played is rounded.
     """
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": weights,
+    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": half_weights(model),
                         "stored_as": "float16 weights (loaded as float32)", **(extra or {})})
 
 

@@ -53,8 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modelkit import (CheckpointFormat, atomic_torch_save, machine_record, parameter_count, read_model_card,
-                      resolve_device, write_model_card)
+from modelkit import (CheckpointFormat, atomic_torch_save, half_weights, load_half_weights, machine_record,
+                      parameter_count, read_model_card, resolve_device, write_model_card)
 from modelkit import resolve_model as _resolve_model
 
 from .configs import InpaintConfig, InpaintModelConfig
@@ -309,8 +309,7 @@ def fingerprint(model: nn.Module) -> str:
 
 def save_checkpoint(path: Path, net: LatentInpainter, config: InpaintConfig, step: int, extra: dict) -> None:
     """Weights stored as float16, as the music models' (loaded as float32); training state stays float32 in OUT.train.pt."""
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": weights,
+    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": half_weights(net),
                         "stored_as": "float16 weights (loaded as float32)", **extra})
 
 
@@ -319,7 +318,7 @@ def load_checkpoint(path: Path, device="cpu") -> tuple[LatentInpainter, InpaintC
     with FORMAT.building(path):
         config = InpaintConfig.from_dict(ckpt["config"])
         net = LatentInpainter(config.model)
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+        load_half_weights(net, ckpt["model"])
     return net.to(device).eval(), config, ckpt
 
 
