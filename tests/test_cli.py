@@ -78,10 +78,12 @@ def test_corpus_report(capsys, midi_folder):
     assert code == 0 and "bars per style" in out
 
 
-def one_line_error(capsys, *argv):
-    code, _, err = run(capsys, *argv)
+def one_line_error(capsys, *argv) -> str:
+    """A foreseeable problem: exit 2, one line on stderr, nothing on stdout."""
+    code, out, err = run(capsys, *argv)
     assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("score-av: error: ") and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("score-av: error: ") and "Traceback" not in err, err
+    assert out == ""
     return err
 
 

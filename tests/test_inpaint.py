@@ -20,9 +20,9 @@ from music_vae.midi_io import write_midi
 from music_vae.musicality import SCALES, best_scale, onsets
 from music_vae.representation import STEPS_PER_BAR, VOCAB_SIZE, tokens_to_notes
 from music_vae.trained_model import MusicVAE
-from score_av.cli import main
 
 from conftest import JIG_ABC, MEDIA_MODELS, melody_bars
+from test_cli import one_line_error, run
 
 FIGURES = {"token_accuracy", "bar_accuracy", "out_of_key"}
 
@@ -56,20 +56,6 @@ def train_for(cfg, steps, out, corpus, resume=False):
     from music_vae.inpaint import train
     return train(replace(cfg, train=replace(cfg.train, steps=steps)), out, corpus=corpus, resume=resume,
                  progress=False)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("score-av: error: ") and "Traceback" not in err, err
-    assert out == ""
-    return err
 
 
 def test_windows_stay_inside_one_tune_with_the_context_it_has():

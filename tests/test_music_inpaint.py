@@ -16,10 +16,10 @@ from music_vae.inpaint import Inpainter
 from music_vae.melody_file import inpaint_melody, read_melody
 from music_vae.midi_io import bar_seconds, notes_to_midi, write_midi
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, Note, pitch_to_token, tokens_to_notes
-from score_av.cli import main
 from score_av.synth import SoundfontNotFound, find_soundfont
 
 from conftest import REEL_ABC
+from test_cli import one_line_error, run
 
 
 def oneills(number: str) -> str:
@@ -47,20 +47,6 @@ def kate(tmp_path) -> Path:
     path = tmp_path / "kate.abc"
     path.write_text(KATE)
     return path
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("score-av: error: ") and "Traceback" not in err, err
-    assert out == ""
-    return err
 
 
 def test_kate_is_read_with_its_pickup_bars_and_short_last_bar(kate):
