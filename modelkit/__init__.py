@@ -15,12 +15,12 @@ can stand on it without standing on each other:
 from .atomic import atomic_save_arrays, atomic_torch_save, atomic_write_json, atomic_write_text
 from .cards import card_path, machine_record, parameter_count, read_model_card, write_model_card
 from .checkpoint import CheckpointFormat, half_weights, load_half_weights
-from .device import resolve_device
+from .device import resolve_device, start_training
 from .errors import CheckpointError, UserError
 from .locate import models_dir, resolve_model, search_path, shipped_names
 
 __all__ = [
     "CheckpointError", "CheckpointFormat", "UserError", "atomic_save_arrays", "atomic_torch_save", "atomic_write_json",
     "atomic_write_text", "card_path", "half_weights", "load_half_weights", "machine_record", "models_dir", "parameter_count", "read_model_card",
-    "resolve_device", "resolve_model", "search_path", "shipped_names", "write_model_card",
+    "resolve_device", "resolve_model", "search_path", "shipped_names", "start_training", "write_model_card",
 ]

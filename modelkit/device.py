@@ -1,5 +1,8 @@
-"""Which device to compute on, from what a person typed after --device."""
+"""Which device to compute on, from what a person typed after --device, and the set-up every
+training run starts with."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -18,3 +21,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {device}: CUDA is not available on this machine (use auto or cpu)")
     return dev
+
+
+def start_training(out, seed: int, device: str | torch.device = "auto"):
+    """What every training run sets up first: the checkpoint's folder made, the path of its training
+    state (OUT.train.pt, what --resume reads), the device, torch seeded and a generator for batches.
+    Returns (out, state_path, device, generator)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    return out, out.with_name(out.stem + ".train.pt"), dev, torch.Generator().manual_seed(seed)

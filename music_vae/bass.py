@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modelkit import (CheckpointFormat, atomic_torch_save, half_weights, load_half_weights, machine_record,
-                      parameter_count, read_model_card, resolve_device, write_model_card)
+                      parameter_count, read_model_card, resolve_device, start_training, write_model_card)
 from modelkit import resolve_model as _resolve_model
 
 from .configs import BassConfig, BassModelConfig
@@ -720,12 +720,8 @@ def train(config: BassConfig, out: Path, data: BassData | None = None, resume: b
     OUT.json with the test split's figures. `data`: given (tests), else the chorales."""
     from tqdm import tqdm
 
-    cfg, out = config.train, Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state_path = out.with_name(out.stem + ".train.pt")
-    dev = resolve_device(device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    cfg = config.train
+    out, state_path, dev, gen = start_training(out, cfg.seed, device)
     data = data if data is not None else load_chorales(progress=progress)
     train_set, valid_set, test_set = (data.split(s, cfg.split_seed) for s in ("train", "valid", "test"))
     sampler = WindowSampler(train_set, config, gen)

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modelkit import (CheckpointFormat, atomic_torch_save, half_weights, load_half_weights, machine_record,
-                      parameter_count, read_model_card, resolve_device, write_model_card)
+                      parameter_count, read_model_card, resolve_device, start_training, write_model_card)
 from modelkit import resolve_model as _resolve_model
 
 from .configs import InpaintConfig, InpaintModelConfig
@@ -595,12 +595,8 @@ def train(config: InpaintConfig, out: Path, corpus=None, resume: bool = False, d
     """
     from tqdm import tqdm
 
-    cfg, out = config.train, Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state_path = out.with_name(out.stem + ".train.pt")
-    dev = resolve_device(device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    cfg = config.train
+    out, state_path, dev, gen = start_training(out, cfg.seed, device)
     music = MusicVAE(cfg.music_model, device=str(dev))
     for p in music.model.parameters():
         p.requires_grad_(False)

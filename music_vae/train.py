@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from modelkit import atomic_torch_save, machine_record, parameter_count, resolve_device
+from modelkit import atomic_torch_save, machine_record, parameter_count, start_training
 
 from .checkpoint import load_model, resolve_model, save_checkpoint, write_model_card
 from .configs import Config
@@ -88,12 +88,8 @@ def train(config: Config, out: Path, corpus: BarCorpus | None = None, resume: bo
     """
     from tqdm import tqdm
 
-    cfg, out = config.train, Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state_path = out.with_name(out.stem + ".train.pt")
-    dev = resolve_device(device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    cfg = config.train
+    out, state_path, dev, gen = start_training(out, cfg.seed, device)
     corpus = corpus if corpus is not None else load_corpus(list(cfg.data), progress=progress)
     train_set, valid_set = corpus.split("train", cfg.split_seed), corpus.split("valid", cfg.split_seed)
     if len(train_set) < 2:
