@@ -19,7 +19,9 @@ conductor gives the bars a piece to belong to:
   1, as in a tune), and each bar between is inpainted (music_vae/inpaint.py) from the bars of the
   shot before it towards the anchor's return, or, offline, towards the next look when the picture
   changes first within the shot. It never sounds like another of the look's last DEVELOP_AVOID bars
-  (develop_bar): a still shot of 16 bars is two phrases, not a 4-bar loop. Off
+  (develop_bar): a still shot of 16 bars is two phrases, not a 4-bar loop. It takes its rhythm from
+  the real bar whose code lies nearest the inpainted one (real_rhythm) and its pitches from its own
+  code: decoded freely, an inpainted code gives a plainer bar than a tune's. Off
   (`development=False`, `--no-development`) a held look repeats its bar; so it does with a music
   model no inpainting model learned.
 - **bridges.** With `bridge_cuts` (offline only: it needs the shot after), the last bar before a
@@ -243,10 +245,11 @@ def same_notes(a: np.ndarray, b: np.ndarray) -> bool:
 
 class CodeMemo:
     """The music model's codes of bars, each bar encoded once: development reads the same bars (the
-    anchor, the shot's last bars) again for every bar it inpaints. Holds at most `size` bars."""
+    anchor, the shot's last bars) again for every bar it inpaints. Holds at most `size` bars; also the
+    rhythms of the real bars development borrows (real_rhythm), each decoded once."""
 
     def __init__(self, music: MusicModel, size: int = 512):
-        self.music, self.size, self.codes = music, size, {}
+        self.music, self.size, self.codes, self.rhythms = music, size, {}, {}
 
     def __call__(self, bars: np.ndarray) -> np.ndarray:
         bars = np.asarray(bars, np.int64).reshape(-1, STEPS_PER_BAR)
@@ -260,6 +263,39 @@ class CodeMemo:
         return np.stack([self.codes[k] for k in keys]) if keys else np.zeros((0, self.music.latent_dim), np.float32)
 
 
+def real_rhythm(music: MusicModel, code: np.ndarray, how: Conducting, memo: CodeMemo | None = None) -> np.ndarray | None:
+    """The rhythm of the real bar whose code lies nearest `code`: the bar decoded from the nearest of
+    the data prior's anchors (codes of real bars of the training corpus), as tokens (16,) whose onsets,
+    holds and rests a developed bar takes (rhythm_bias). None when the model has no data prior.
+
+    An inpainted code decodes, greedily, to a plainer bar than a tune's (more quarter notes, fewer
+    running eighths): the code is a blend of what could come, and the decoder hedges towards holds.
+    The nearest real bar keeps the place in the code space the inpainting chose, with a rhythm a tune has."""
+    prior = getattr(music, "data_prior", None)
+    if prior is None or getattr(prior, "anchors", None) is None or not len(prior.anchors):
+        return None
+    nearest = int(((prior.anchors - np.asarray(code)[None]) ** 2).sum(1).argmin())
+    found = memo.rhythms.get(nearest) if memo is not None else None
+    if found is None:
+        found = decode_keyed(music, prior.anchors[nearest][None].astype(np.float32), None, how)[0]
+        if memo is not None:
+            memo.rhythms[nearest] = found
+    return found
+
+
+def rhythm_bias(template: np.ndarray) -> np.ndarray:
+    """(16, vocab) logit bias that makes a bar strike where `template` strikes and hold or rest where it
+    does: at an onset any pitch, elsewhere the template's own token."""
+    bias = np.zeros((STEPS_PER_BAR, VOCAB_SIZE), np.float32)
+    for step, token in enumerate(np.asarray(template)):
+        if token >= FIRST_PITCH_TOKEN:
+            bias[step, :FIRST_PITCH_TOKEN] = -np.inf
+        else:
+            bias[step, :] = -np.inf
+            bias[step, token] = 0.0
+    return bias
+
+
 def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarray, missing: int,
                 key: Key | None, how: Conducting, last_pitch: int | None, played: np.ndarray,
                 own_first: bool = False, encode: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
@@ -268,11 +304,26 @@ def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarr
     in `key` as a new bar is and placed near `last_pitch`: the likeliest of the model's options that
     sounds like none of the bars `played` in this phrase of the look (DEVELOP_AVOID) nor the bar after it
     (same_notes), else its first option made unlike each of them. A phrase then holds its anchor twice
-    and new bars between. `encode`: the bars' codes (a CodeMemo), music.encode when None."""
+    and new bars between. Each option is decoded with the rhythm of the real bar nearest its code
+    (real_rhythm; the anchor's when that bar is silent) and its own pitches; when every such bar is one
+    to avoid, the options are decoded freely. `encode`: the bars' codes (a CodeMemo, which also keeps
+    the rhythms), music.encode when None."""
     codes = (encode or music.encode)(np.concatenate([past, future]).astype(np.int64))
     options = inpainter.first_bar_options(codes[:len(past)], codes[len(past):], missing, own_first=own_first)
     avoid = list(played) + (list(future[:1]) if missing == 1 else [])
     place = (lambda b: place_octave(b, last_pitch, how.register)) if how.phrases else (lambda b: b)
+    memo = encode if isinstance(encode, CodeMemo) else None
+    for option in options:
+        template = real_rhythm(music, option, how, memo)
+        if template is None:
+            break
+        if not (template >= FIRST_PITCH_TOKEN).any() and len(played):
+            template = played[0]
+        bias = key_bias(key, how.chromatic if key is not None else 0, how.register, 1)
+        bias[0] += rhythm_bias(template)
+        bar = place(music.decode(option[None], leap_penalty=how.leap_penalty, bias=bias)[0])
+        if not any(same_notes(bar, other) for other in avoid):
+            return bar
     for tried in (options[:1], options[1:]):  # the likeliest is usually taken: the others only decoded when not
         for bar in decode_keyed(music, tried, key, how) if len(tried) else []:
             bar = place(bar)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD
-from score_av.conductor import PHRASE, REGISTER, Conducting, cadence, conduct, pitch_of
+from score_av.conductor import PHRASE, REGISTER, Conducting, cadence, conduct, decode_keyed, pitch_of, rhythm_bias
 from score_av.errors import ScoreAVError
 from score_av.key import Key
 
@@ -70,6 +70,27 @@ def test_a_still_picture_plays_a_phrase_with_its_anchor_at_bars_1_and_5_not_a_lo
 
     loop = conduct(models.music, positions, positions, np.zeros(16), Conducting(key=Key.parse("C"), development=False))
     assert len({tuple(bar) for bar in loop.bars[:8]}) <= 2  # one bar, and its phrase-end form
+
+
+def rhythm(bar: np.ndarray) -> tuple:
+    """Where a bar strikes, holds and rests, whatever its pitches."""
+    return tuple(np.where(bar >= FIRST_PITCH_TOKEN, FIRST_PITCH_TOKEN, bar).tolist())
+
+
+def test_developed_bars_take_the_rhythm_of_real_bars(models):
+    """An inpainted code decodes, freely, to a plainer bar than a tune's: a developed bar strikes where
+    the real bar nearest its code does (the data prior's anchors: codes of real training bars)."""
+    music, how = models.music, Conducting(key=Key.parse("D"))
+    real = {rhythm(bar) for bar in decode_keyed(music, music.data_prior.anchors.astype(np.float32), None, how)}
+    looks = np.random.default_rng(11).standard_normal((3, 32)).astype(np.float32)
+    positions = np.repeat(looks, 8, axis=0)
+    done = conduct(music, positions, positions, np.zeros(len(positions)), how)
+    developed = done.bars[done.developed]
+    assert len(developed) >= 12
+    assert np.mean([rhythm(bar) in real for bar in developed]) >= 0.8
+    template = rhythm_bias(developed[0])
+    struck = music.decode(looks[:1], bias=template[None])[0]
+    assert rhythm(struck) == rhythm(developed[0])  # the bias makes any code strike as the template does
 
 
 def test_a_phrase_closes_by_stepping_to_the_tonic_nearest_the_note_before():

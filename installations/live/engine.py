@@ -13,7 +13,10 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   do (conductor.py, "development"): the anchor comes back every RETURN bars and the bars between are
   inpainted from the bars of the shot so far towards its return (the next look is not known live).
   A phrase starts again on the bar after a cut (a new bar whose look lies past `change`, or a
-  re-decode).
+  re-decode). Inpainting takes tens of milliseconds, so the held bar is prepared a bar ahead on a
+  worker thread, from the bars as they stand once the bar before is scheduled (or re-decoded), and
+  taken when the look is held and nothing it was made from has changed since (else made then): deciding
+  it does not hold back the frames, nor the change they may show.
 - **a change answers within a sixteenth.** When a frame's position lies more than `change` from
   the one the bar plays, the bar is decoded again from the next sixteenth not yet rendered. The
   notes already played are the prefix, the new code carries the rest, and the next bar follows
@@ -46,6 +49,7 @@ import queue
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -102,6 +106,8 @@ class LiveCounters:
     changes_deferred: int = 0         # not answered at the frame that showed them (answered later, merged, ...)
     changes_merged: int = 0           # covered by the answer to another change: no latency of their own
     changes_withdrawn: int = 0        # the picture came back to the look it had left before an answer was due
+    developed_prepared: int = 0       # held bars inpainted a bar ahead, on the worker thread
+    developed_inline: int = 0         # held bars inpainted when decided (what was prepared no longer held, or none)
 
 
 @dataclass
@@ -110,6 +116,36 @@ class _Change:
     from_look: np.ndarray             # the look the music played then (the bar playing's position)
     answer_tick: int | None = None    # the first note of a new bar decided from it, when one is scheduled
     deferred: bool = False            # not answered at the frame that showed it
+
+
+@dataclass(frozen=True, eq=False)
+class _Development:
+    """What develop_bar makes bar `index` of a held look from, as the engine stood when it was asked."""
+    index: int
+    first: int                 # the anchor's bar
+    phrase_start: int
+    music: MusicModel
+    inpainter: object
+    how: Conducting
+    key: Key | None
+    last_pitch: int | None
+    past: np.ndarray           # (p, 16) the phrase's bars so far
+    future: np.ndarray         # (1, 16) the anchor, as it returns
+    missing: int
+    played: np.ndarray         # (q, 16) the bars it must not sound like
+
+    def same(self, other: "_Development") -> bool:
+        """Whether both make the same bar: the same inputs, the same models."""
+        return (self.index, self.first, self.phrase_start, self.missing, self.last_pitch) == \
+            (other.index, other.first, other.phrase_start, other.missing, other.last_pitch) and \
+            self.music is other.music and self.inpainter is other.inpainter and self.how == other.how and \
+            self.key == other.key and all(np.array_equal(a, b) for a, b in
+                                          ((self.past, other.past), (self.future, other.future),
+                                           (self.played, other.played)))
+
+    def develop(self, encode: CodeMemo) -> np.ndarray:
+        return develop_bar(self.inpainter, self.music, self.past, self.future, self.missing, self.key, self.how,
+                           self.last_pitch, played=self.played, encode=encode)
 
 
 @dataclass
@@ -124,14 +160,16 @@ class _Bar:
 
 
 class LiveScore:
-    """Frames in (`add_frame`, from the capture thread), music out on `player` (run in one thread).
+    """Frames in (`add_frame`, from the capture thread), music out on `player` (run in one thread, with a
+    worker thread of its own that develops held bars a bar ahead).
 
     `on_bar(index, music_code, tokens)` is told of each bar scheduled (OSC out, the window).
+    `prepare`: develop a held look's next bar a bar ahead on a worker thread (False: when it is decided).
     """
 
     def __init__(self, music: MusicModel, video: VideoModel, player: Player, settings: LiveSettings = LiveSettings(),
                  on_bar: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, prepare: bool = True):
         self.music, self.video, self.player, self.clock, self.on_bar = music, video, player, clock, on_bar
         self.settings = settings
         self.counters = LiveCounters()
@@ -155,7 +193,10 @@ class LiveScore:
         self._played: list[tuple[int, np.ndarray]] = []  # (index, tokens) of the last bars scheduled: development's context
         self._anchor: tuple[int, np.ndarray] | None = None  # the bar the held look started with (index, tokens)
         self._phrase_start = 0                 # the first bar of the phrase playing (restarted after a cut)
-        self._codes = CodeMemo(music)          # codes of the bars development reads
+        self._codes = CodeMemo(music)          # codes of the bars development reads (the engine's thread)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="live-develop") if prepare else None
+        self._worker_codes = CodeMemo(music)   # the worker's own: a CodeMemo is not shared between threads
+        self._prepared: tuple[_Development, Future] | None = None  # the next bar's development, under way
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
         self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
@@ -208,13 +249,23 @@ class LiveScore:
     def run(self, stop: threading.Event, until: float | None = None) -> None:
         """Encode frames and schedule bars until `stop` is set (or the wall clock reaches `until`)."""
         failures = 0
-        while not stop.is_set() and (until is None or self.clock() < until):
-            try:
-                self._round()
-            except Exception:  # an installation plays on: log it (the first few, then every 100th)
-                failures += 1
-                if failures <= 3 or failures % 100 == 0:
-                    log.exception("live engine: a round failed (%d so far); playing on", failures)
+        try:
+            while not stop.is_set() and (until is None or self.clock() < until):
+                try:
+                    self._round()
+                except Exception:  # an installation plays on: log it (the first few, then every 100th)
+                    failures += 1
+                    if failures <= 3 or failures % 100 == 0:
+                        log.exception("live engine: a round failed (%d so far); playing on", failures)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the worker thread (what it was preparing is dropped); bars decided after are developed inline."""
+        self._discard_prepared()
+        if self._worker is not None:
+            self._worker.shutdown(wait=False, cancel_futures=True)
+            self._worker = None
 
     def _round(self) -> None:
         wait = self._seconds_to_next_decision()
@@ -357,6 +408,7 @@ class LiveScore:
         self.bars = (self.bars + [bar])[-2:]
         self.counters.bars_played += 1
         self._announce(bar)
+        self._prepare_next()
 
     def _decide(self, look: np.ndarray, previous: _Bar | None,
                 index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -388,20 +440,65 @@ class LiveScore:
 
     def _held(self, index: int, previous: _Bar) -> np.ndarray:
         """Bar `index` of a held look, before its phrase end: the anchor again every RETURN bars and a bar
-        inpainted towards its return between (the bar before again when development is off)."""
-        how = self.settings.conducting
-        inpainter = inpainter_for(self.music, how)
-        if inpainter is None or self._anchor is None:
+        inpainted towards its return between (the bar before again when development is off). The bar
+        prepared on the worker (_prepare_next) when it was made from what the bar is made from now."""
+        if inpainter_for(self.music, self.settings.conducting) is None or self._anchor is None:
             return previous.tokens
+        wanted = self._development(index)
+        if wanted is None:
+            return self._anchor[1]
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None:
+            job, future = prepared
+            if job.same(wanted):
+                try:
+                    tokens = future.result()  # prepared a bar ago: done, or nearly
+                    self.counters.developed_prepared += 1
+                    return tokens
+                except Exception:
+                    log.exception("developing bar %d on the worker failed; developing it here", index)
+            else:
+                future.cancel()  # stale: what it was made from changed since (a re-decode, another model)
+        self.counters.developed_inline += 1
+        return wanted.develop(self._codes)
+
+    def _development(self, index: int) -> _Development | None:
+        """What bar `index` of a held look would be developed from now; None when it is not developed
+        (development off, no anchor, or the anchor's return)."""
+        how, music = self.settings.conducting, self.music
+        inpainter = inpainter_for(music, how)
+        if inpainter is None or self._anchor is None:
+            return None
         first, anchor = self._anchor
         offset = index - first
         if offset % RETURN == 0:
-            return anchor
+            return None
         past = [t for i, t in self._played if i >= max(self._phrase_start, index - inpainter.max_context)]
         played = [t for i, t in self._played if i >= max(first, index - DEVELOP_AVOID)]
-        return develop_bar(inpainter, self.music, np.array(past).reshape(-1, STEPS_PER_BAR), anchor[None],
-                           bars_to_return(offset), self.key, how, self._last_pitch,
-                           played=np.array(played).reshape(-1, STEPS_PER_BAR), encode=self._codes)
+        return _Development(index, first, self._phrase_start, music, inpainter, how, self.key, self._last_pitch,
+                            np.array(past, np.int64).reshape(-1, STEPS_PER_BAR), np.array(anchor[None], np.int64),
+                            bars_to_return(offset), np.array(played, np.int64).reshape(-1, STEPS_PER_BAR))
+
+    def _prepare_next(self) -> None:
+        """Start developing the bar after the last one scheduled on the worker, in case its look is held:
+        deciding it then takes what is ready instead of inpainting on this thread while frames wait."""
+        self._discard_prepared()
+        if self._worker is None or not self.bars:
+            return
+        job = self._development(self.bars[-1].index + 1)
+        if job is None:
+            return
+        if self._worker_codes.music is not job.music:  # another model: codes of its own
+            self._worker_codes = CodeMemo(job.music)
+        try:
+            self._prepared = (job, self._worker.submit(job.develop, self._worker_codes))
+        except RuntimeError:  # the worker is shut down: bars are developed when decided
+            self._worker = None
+
+    def _discard_prepared(self) -> None:
+        if self._prepared is not None:
+            self._prepared[1].cancel()  # a job already under way runs on; its bar is not taken
+            self._prepared = None
 
     def _velocity(self, motion: float) -> int:
         lo, hi = self.settings.conducting.velocity or (90, 90)
@@ -492,4 +589,5 @@ class LiveScore:
         log.debug("picture changed: bar %d re-decoded from step %d", target.index, step)
         for bar in replaced:  # each bar decoded again goes out (OSC, the window), the playing one first
             self._announce(bar)
+        self._prepare_next()  # the next bar develops what the re-decode made
         return first_note is not None
