@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from music_vae.bass import QUALITIES, Bass, BassData, evaluate, load_chorales, rule_centre
+from music_vae.bass import Bass, BassData, chords_of_spans, evaluate, load_chorales, rule_centre
 
 
 def harmony_chords(data: BassData) -> tuple[np.ndarray, str]:
@@ -37,17 +37,11 @@ def harmony_chords(data: BassData) -> tuple[np.ndarray, str]:
     except Exception as exc:  # no shipped prior yet: the search without it
         prior, prior_name = harmony.uniform_prior(), f"a uniform progression prior ({exc})"
     chords = np.zeros((len(data), 2, 2), np.int64)
-    quality = {"major": QUALITIES.index("major"), "dominant-seventh": QUALITIES.index("major"),
-               "minor": QUALITIES.index("minor"), "diminished": QUALITIES.index("diminished")}
     for p in np.unique(data.piece):
         idx = np.flatnonzero(data.piece == p)
         soprano = data.melody[idx].astype(np.int64)
         tonic, mode = harmony.read_key(soprano)
-        spans = harmony.harmonize(soprano, tonic, mode, prior)
-        for j, i in enumerate(idx):
-            for h in range(2):
-                c = harmony.chord_at(spans, j * 16 + 8 * h)
-                chords[i, h] = (c.root, quality.get(c.quality, 0)) if c is not None else (-1, 0)
+        chords[idx] = chords_of_spans(harmony.harmonize(soprano, tonic, mode, prior), len(idx))
     return chords, (f"music_vae.harmony from the soprano alone: key by read_key, harmonize with {prior_name}; "
                     "each chorale's usable bars harmonised as one stream")
 

@@ -140,6 +140,23 @@ def best_triad(weights: np.ndarray) -> tuple[int, int]:
     return pick
 
 
+def chords_of_spans(spans, n_bars: int) -> np.ndarray:
+    """The bass model's chords (n_bars, 2, 2) from harmony.py's chord spans over those bars: for each half
+    bar, the chord sounding at its start as (root pitch class, quality index); a seventh chord counts as
+    its triad, a half bar without a chord is (-1, 0). What the harmony chose is what the bass plays under."""
+    from .harmony import chord_at
+
+    out = np.zeros((n_bars, 2, 2), np.int64)
+    out[..., 0] = NO_CHORD
+    for bar in range(n_bars):
+        for half in range(2):
+            chord = chord_at(spans, bar * STEPS_PER_BAR + half * STEPS_PER_BAR // 2)
+            if chord is not None:
+                quality = "major" if chord.quality == "dominant-seventh" else chord.quality
+                out[bar, half] = (chord.root, QUALITIES.index(quality))
+    return out
+
+
 def check_inputs(melody, chords, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Melody bars (n, 16) of project tokens and chords (n, 2, 2), checked; a MusicInputError that says what is wrong."""
     melody = np.asarray(melody)

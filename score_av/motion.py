@@ -54,3 +54,9 @@ def normalise_motion(per_bar: np.ndarray) -> np.ndarray:
     per_bar = np.asarray(per_bar, np.float32)
     scale = max(float(np.percentile(per_bar, 90)) if len(per_bar) else 0.0, MOVING)
     return np.clip(per_bar / scale, 0.0, 1.0)
+
+
+def luma(colour: np.ndarray) -> np.ndarray:
+    """Mean RGB colours (n, 3) in 0..255 as brightness in [0, 1] (Rec. 601 luma): how light the picture is."""
+    colour = np.asarray(colour, np.float32).reshape(-1, 3)
+    return np.clip(colour @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0, 0.0, 1.0)

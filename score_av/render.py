@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 from . import synth
 from .conductor import THEME_RADIUS, VELOCITY, Conducting
 from .errors import ScoreAVError
-from .arrangement import arrange, parse_layers
+from .arrangement import arrange, stems
+from .band import Band, band_for
 from .key import Key
 from .mapping import STEADY
 from .models import MUSIC_MODEL, Models
@@ -37,7 +38,7 @@ class RenderOptions:
     style: str | None = None            # musae: one style's region of the music space
     bpm: float = 120.0
     seed: int | None = None             # another rotation from picture to music space
-    program: int = 0                    # General MIDI program of the melody
+    program: int | None = None          # General MIDI program of the melody (None: the preset's, else 0, piano)
     soundfont: Path | None = None
     smooth: float = 0.0                 # a change of picture must last to be heard (mapping.hold_steady)
     steady: float = STEADY              # a bar keeps the bar before's code when it moved less than this
@@ -50,13 +51,15 @@ class RenderOptions:
     variation: bool = True              # a bar near the one before keeps its first beats
     development: bool = True            # a held look grows a phrase (inpainted bars), not a loop
     bridge_cuts: bool = False           # the bar before each cut inpainted between the two shots
-    layers: tuple[str, ...] = ("melody",)  # the band: melody, harmony, drums (arrangement.py)
+    layers: tuple[str, ...] | None = None  # the band's layers: melody, bass, harmony, drums (None: the preset's)
+    preset: str | None = None           # a band preset by name or TOML file (band.py); None: the melody alone
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much
     midi: Path | None = None            # extra outputs
     wav: Path | None = None
     report: Path | None = None
+    stems: Path | None = None           # a folder: one WAV per layer beside the mix
 
     def check(self) -> None:
         """A ScoreAVError naming the option, before any work."""
@@ -70,13 +73,15 @@ class RenderOptions:
             raise ScoreAVError(f"--analysis-fps must be >= 0, got {self.analysis_fps}")
         if self.steady < 0:
             raise ScoreAVError(f"--steady must be >= 0, got {self.steady}")
-        parse_layers(",".join(self.layers))
-        if not 0 <= self.program <= 127:
-            raise ScoreAVError(f"--program must be a General MIDI program 0-127, got {self.program}")
+        self.band()
         if self.themes < 0:
             raise ScoreAVError(f"--themes must be >= 0, got {self.themes}")
         if self.key not in (None, "auto"):
             Key.parse(self.key)
+
+    def band(self) -> Band:
+        """The band that plays: the preset's, with --layers and --program over it (band.py)."""
+        return band_for(self.preset, self.layers, self.program)
 
     def conducting(self) -> Conducting:
         """How the conductor plays (the key is chosen in score_clip)."""
@@ -120,6 +125,9 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
     for path in [plan.path, options.midi, options.wav, options.report]:
         if path is not None:
             check_writable(Path(path))
+    if options.stems is not None:
+        check_stems_folder(Path(options.stems))
+    band = options.band()
     font = synth.find_soundfont(options.soundfont)
     models = models or Models.load(options.model, options.video_model, options.device)
     notes = [plan.note] if plan.note else []
@@ -131,11 +139,11 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
 
     with progress.stage("reading picture", info.duration or None) as advance:
         score = score_clip(info.path, models.music, models.video, bpm=options.bpm, seed=options.seed,
-                           program=options.program, smoothing=options.smooth, steady=options.steady,
+                           program=band.part("melody").program, smoothing=options.smooth, steady=options.steady,
                            fps=options.analysis_fps or None, fit_seconds=options.fit_seconds,
                            on_frame=lambda t: advance(max(0.0, t - info.start)), progress=progress.shown,
                            style=options.style, key=options.key, conducting=options.conducting())
-    score.midi = arrange(score, options.layers, options.bpm)
+    score.midi = arrange(score, band, options.bpm)
     tl = score.timeline
     wav = synth.WavWriter(options.wav, SAMPLE_RATE) if options.wav else None
     try:
@@ -155,6 +163,9 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
             written.append(atomic_save_midi(options.midi, score.midi))
         if wav:
             written.append(wav.commit())
+        if options.stems is not None:
+            with progress.stage("writing stems", None):
+                written += write_stems(score.midi, Path(options.stems), font, tl.duration)
     except BaseException:
         if wav:
             wav.discard()
@@ -164,3 +175,31 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
 
         written.append(draw_report(score, options.report))
     return RenderResult(plan.path, written, score, time.time() - started, notes)
+
+
+STEM_CHUNK = 1 << 16  # samples rendered at a time for a stem
+
+
+def check_stems_folder(folder: Path) -> None:
+    """--stems names a folder that is one or can be made; a ScoreAVError before any work otherwise."""
+    if folder.exists() and not folder.is_dir():
+        raise ScoreAVError(f"--stems {folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    check_writable(folder / "melody.wav")
+
+
+def write_stems(midi, folder: Path, font, duration: float) -> list[Path]:
+    """One WAV per layer of the arranged MIDI (LAYER.wav in `folder`), each as long as the picture:
+    what the mix is made of, for a person to balance in their own editor."""
+    written = []
+    for name, alone in stems(midi).items():
+        writer = synth.WavWriter(folder / f"{name}.wav", SAMPLE_RATE)
+        try:
+            with synth.SynthStream(alone, font, sample_rate=SAMPLE_RATE, duration=duration) as stream:
+                while len(chunk := stream.read(STEM_CHUNK)):  # a chunk at a time: memory flat in length
+                    writer.write(chunk)
+            written.append(writer.commit())
+        except BaseException:
+            writer.discard()
+            raise
+    return written

@@ -22,7 +22,7 @@ from .encoding import encode_frames
 from .key import Key, key_from_colour
 from .mapping import STEADY, Mapping, hold_steady
 from .models import MusicModel, VideoModel
-from .motion import FrameFeatures, normalise_motion
+from .motion import FrameFeatures, luma, normalise_motion
 from .sources import FrameTimes, VideoInfo, iter_frames, probe
 from .timeline import Timeline
 
@@ -44,6 +44,7 @@ class Score:
     looks: np.ndarray | None = None     # (bars, d) each bar's own position (standardised picture code), before holding
     motion: np.ndarray | None = None    # (bars,) motion energy in [0, 1]
     conducted: Conducted | None = None  # keys, velocities, themes
+    brightness: np.ndarray | None = None  # (bars,) mean luma of the bar's frames in [0, 1] (steers the bass)
 
 
 def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: float = 120.0,
@@ -79,6 +80,7 @@ def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: floa
     per_bar = timeline.bar_codes(stamps, codes)
     frame_motion, colour = features.arrays()
     motion = normalise_motion(timeline.bar_codes(stamps, frame_motion[:, None])[:, 0])
+    brightness = luma(timeline.bar_codes(stamps, colour))
     mapping = Mapping.fit(codes, video.latent_std, seed=seed, prior=prior)
     looks = mapping.positions(per_bar)
     held = hold_steady(looks, steady, smoothing)
@@ -90,4 +92,4 @@ def score_clip(path: str | Path, music: MusicModel, video: VideoModel, bpm: floa
              for note in tokens_to_notes(bars)]
     midi = notes_to_midi(notes, bpm=bpm, program=program)
     return Score(info, timeline, stamps, codes, per_bar, conducted.codes, bars, notes, midi, fit_report, looks,
-                 motion, conducted)
+                 motion, conducted, brightness)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from music_vae.harmony import chord_tone_share, harmonize, load_prior
-from score_av.arrangement import harmony_notes, parse_layers
+from score_av.arrangement import harmony_notes
+from score_av.band import parse_layers
 from score_av.errors import ScoreAVError
 from score_av.clips import write_clip
 from score_av.render import RenderOptions, render_clip
@@ -24,8 +25,9 @@ def cut_clip(tmp_path_factory):
 def test_layers_are_checked_and_the_melody_always_plays():
     assert parse_layers("drums, melody,harmony") == ("melody", "harmony", "drums")
     assert parse_layers(None) == ("melody",)
-    with pytest.raises(ScoreAVError, match="unknown layer bass.*not part of the band yet"):
-        parse_layers("melody,bass")
+    assert parse_layers("bass,melody") == ("melody", "bass")
+    with pytest.raises(ScoreAVError, match="unknown layer piano; choose from melody, bass, harmony, drums"):
+        parse_layers("melody,piano")
     with pytest.raises(ScoreAVError, match="must include melody"):
         parse_layers("drums")
 

@@ -125,6 +125,42 @@ Example:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
     p.set_defaults(run=run_inpaint)
 
+    p = msub.add_parser("arrange", help="a band under a melody you bring: bass, chords, drums",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="""\
+Put the band that scores clips under a melody of your own. The melody is kept
+note for note on its own track, at its own tempo and instrument; under its full
+bars (a pick-up is bar 0 and has none) the harmony chooses chords in its key,
+the bass model plays under the melody and those chords, and the drums keep a
+steady medium groove with fills at every fourth and eighth bar. One MIDI track
+per layer, named after it.
+
+The bass has a 2-D control, --xy X Y, each in [-1, 1]: X its register (low to
+high), Y how many notes it plays a bar (few to many). In `score-av render` the
+picture sets it (brightness and motion); here you do.
+
+The file must hold one melody in 4/4 or 2/2: no chords, no second voice.
+
+Examples:
+  score-av music arrange reel.abc -o reel.mid --wav reel.wav
+  score-av music arrange tune.mid -o band.mid --preset chamber --xy -0.5 0.8
+  score-av music arrange tune.mid -o bass.mid --layers bass --key "E dorian"
+""")
+    p.add_argument("input", type=Path, metavar="IN", help="a .mid, .abc (one tune) or MusicXML file")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.mid", help="MIDI file to write")
+    p.add_argument("--layers", default=None, metavar="LIST",
+                   help="the layers under the melody, comma-separated: bass, harmony, drums (default: the "
+                        "preset's, else all three)")
+    p.add_argument("--preset", metavar="NAME|FILE.toml",
+                   help="instruments and levels of the layers (as render's --preset); the melody keeps its own instrument")
+    p.add_argument("--xy", nargs=2, type=float, default=(0.0, 0.0), metavar=("X", "Y"),
+                   help="the bass's register and notes per bar, each in [-1, 1] (default: 0 0, the middle)")
+    p.add_argument("--key", metavar="KEY", help="the key, e.g. D, 'E dorian', 'F# minor' (default: read from the melody)")
+    p.add_argument("--wav", type=Path, metavar="OUT.wav", help="also render the arrangement through FluidSynth")
+    p.add_argument("--soundfont", type=Path, metavar="SF2",
+                   help="soundfont for --wav (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
+    p.set_defaults(run=run_arrange)
+
 
 def run_attributes(args: argparse.Namespace) -> int:
     from music_vae.attributes import attributes_path, measure_attributes
@@ -225,6 +261,38 @@ def run_interpolate(args: argparse.Namespace) -> int:
     a, b = _bar_of(args.a, args.bar_a), _bar_of(args.b, args.bar_b)
     bars = _load(args).interpolate(a, b, n=args.steps, method=args.method)
     summary(f"{args.steps}-bar {args.method} interpolation", write_music(bars, args), started)
+    return 0
+
+
+def run_arrange(args: argparse.Namespace) -> int:
+    from modelkit.atomic import atomic_save_midi
+    from music_vae.melody_file import read_melody
+    from music_vae.midi_io import bar_seconds
+    from music_vae.representation import STEPS_PER_BAR
+
+    from .. import synth
+    from ..arrangement import arrange_melody
+    from ..band import LAYERS, band_for
+    from ..key import Key
+    from .common import RELEASE_SECONDS
+
+    started = time.time()
+    key = Key.parse(args.key) if args.key else None
+    layers = None if args.layers is None else ("melody", *[n for n in args.layers.split(",") if n.strip()])
+    band = band_for(args.preset, layers)
+    if args.layers is None and args.preset is None:
+        band = band.with_layers(LAYERS)
+    font = synth.find_soundfont(args.soundfont) if args.wav else None  # before the work, not after
+    melody = read_melody(args.input)
+    midi = arrange_melody(melody, band, key, tuple(args.xy))
+    paths = [atomic_save_midi(args.out, midi)]
+    if args.wav:
+        seconds = len(melody.tokens) / STEPS_PER_BAR * bar_seconds(melody.bpm) + RELEASE_SECONDS
+        synth.write_wav(args.wav, synth.render(midi, font, duration=seconds))
+        paths.append(args.wav)
+    if melody.off_grid:
+        print(f"score-av: {melody.off_grid} notes off the sixteenth grid (triplets?) were moved onto it")
+    summary(f"{args.input.name} arranged: {', '.join(band.layers)}, {melody.n_bars} bars", paths, started)
     return 0
 
 

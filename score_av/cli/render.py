@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..arrangement import parse_layers
+from ..band import parse_layers, preset_names
 from ..render import RenderOptions, render_clip
 from .common import BarProgress, add_model_option, add_style_option, summary
 
@@ -17,6 +17,8 @@ examples:
   score-av render clip.mp4 --program 40 --wav score.wav --midi score.mid --report score.png
   score-av render clip.mov --fit                    adapt the video model to this footage first
   score-av render old.avi -o old.scored.mkv --keep-audio
+  score-av render clip.mp4 --preset folk            a band: fiddle, bass, guitar chords, light drums
+  score-av render clip.mp4 --layers melody,bass,drums --stems stems/   one WAV per layer as well
 
 How it works: every frame the analysis looks at (--analysis-fps per second) is encoded by the
 video VAE; the codes are standardised over the clip and rotated (identity by default, another
@@ -40,6 +42,8 @@ def register(sub) -> None:
     p.add_argument("--wav", type=Path, metavar="OUT.wav", help="also write the soundtrack as WAV")
     p.add_argument("--report", type=Path, metavar="OUT.png",
                    help="draw frames, latent path and piano roll on one time axis")
+    p.add_argument("--stems", type=Path, metavar="DIR",
+                   help="also write one WAV per layer (DIR/melody.wav, DIR/bass.wav, ...), each as long as the picture")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run_render)
 
@@ -53,8 +57,8 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bpm", type=float, default=120.0, help="tempo; one bar is 240/bpm seconds (default: 120)")
     p.add_argument("--seed", type=int, default=None,
                    help="pick another rotation from picture to music space (default: none, the identity)")
-    p.add_argument("--program", type=int, default=0, choices=range(128), metavar="0-127",
-                   help="General MIDI program for the melody (default: 0, piano)")
+    p.add_argument("--program", type=int, default=None, choices=range(128), metavar="0-127",
+                   help="General MIDI program for the melody (default: the preset's, else 0, piano)")
     p.add_argument("--soundfont", type=Path, metavar="SF2",
                    help="soundfont (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
     p.add_argument("--keep-audio", action="store_true",
@@ -94,11 +98,16 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
                        help="the last bar before each cut is inpainted between the shot before and the shot "
                             "after, so the music leans into the cut; the cut is still heard at its bar line "
                             "(default: off; the report marks bridges)")
-    music.add_argument("--layers", default="melody", metavar="LIST",
-                       help="the band, comma-separated: melody (always), harmony (chords for the melody, a piano "
-                            "comping on beats 1 and 3), drums (a GM kit whose groove follows the picture's motion, "
-                            "fills at phrase ends and before cuts); one MIDI track per layer, mixed in the clip "
-                            "(default: melody)")
+    band = p.add_argument_group("the band: layers under the melody (default: the melody alone)")
+    band.add_argument("--preset", metavar="NAME|FILE.toml",
+                      help=f"a band: {', '.join(preset_names())} (shipped), or a TOML file with one table per layer "
+                           "([bass] program = 32, level = 0.8, on = true); --layers and --program win over it")
+    band.add_argument("--layers", default=None, metavar="LIST",
+                      help="the layers that play, comma-separated: melody (always), bass (a bass model under the "
+                           "melody and its chords: the picture's brightness moves its register, its motion how many "
+                           "notes it plays), harmony (chords for the melody, comped in the middle register), drums "
+                           "(a GM kit whose groove follows the motion, fills at phrase ends and before cuts); one "
+                           "MIDI track per layer, mixed in the clip (default: the preset's, else melody)")
     music.add_argument("--themes", type=float, default=1.0, metavar="R",
                        help="when the picture comes back to a look already scored (its code within R), its bar "
                             "comes back note for note (default: 1.0; 0 = off)")
@@ -118,12 +127,12 @@ def scoring_options(args: argparse.Namespace) -> RenderOptions:
                          key=None if args.key.lower() == "none" else args.key, modulate=args.modulate,
                          phrases=args.phrases, variation=args.variation, themes=args.themes, dynamics=args.dynamics,
                          density=args.density, development=args.development, bridge_cuts=args.bridge_cuts,
-                         layers=parse_layers(args.layers))
+                         layers=parse_layers(args.layers) if args.layers else None, preset=args.preset)
 
 
 def options_from(args: argparse.Namespace) -> RenderOptions:
     """`render`'s options: the scoring options and the extra outputs asked for."""
-    return replace(scoring_options(args), midi=args.midi, wav=args.wav, report=args.report)
+    return replace(scoring_options(args), midi=args.midi, wav=args.wav, report=args.report, stems=args.stems)
 
 
 def run_render(args: argparse.Namespace) -> int:
