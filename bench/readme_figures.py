@@ -87,6 +87,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "musicality": (_cmd("bench/musicality.py", "--models", DEFAULT_MUSIC, "vae"), False),
     "structure": (_cmd("bench/structure.py", "--and-without-development"), False),
     "render-options": (_cmd("bench/render_options.py"), False),
+    "band": (_cmd("bench/band.py"), True),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
     "live-soak": (_cmd("bench/live_soak.py", "--minutes", "30", "--period", "180", "--outage", "10"), False),
     "batch-speed": (_cmd("bench/batch_speed.py"), True),
@@ -710,6 +711,29 @@ def p_render_options(fig: dict) -> str:
     return "\n".join(lines)
 
 
+def p_band(fig: dict) -> str:
+    r = g(fig, "band")["clips"]
+    person, demo = r[PERSON_CLIP], next(v for k, v in r.items() if k != PERSON_CLIP)
+    lay = person["layers"]
+
+    def rho(x):
+        return "n/a" if x is None else f"{x:.2f}"
+    presets = ", ".join(f"{name} {p['over_melody_alone']:.2f}" for name, p in person["presets"].items())
+    return filled(f"on the person-detection clip ({lay['bars']} bars), with every layer: the bass plays "
+                  f"{lay['notes_per_bar']['bass']:.1f} notes a bar, the more the busier the bar (Spearman against "
+                  f"motion {rho(lay['bass_notes_vs_motion_spearman'])}), and higher the brighter the picture "
+                  f"({rho(lay['bass_pitch_vs_brightness_spearman'])} against brightness, which ranges only "
+                  f"{lay['brightness_range'][0]:.2f}-{lay['brightness_range'][1]:.2f} there); the drums "
+                  f"{lay['notes_per_bar']['drums']:.1f} notes a bar, {rho(lay['drum_notes_vs_motion_spearman'])} "
+                  f"against motion; {lay['melody_strong_beat_chord_tones']:.0%} of the melody's notes on beats 1 "
+                  f"and 3 are tones of the chord under them. The melody is the same in every run: "
+                  f"{'yes' if person['melody_unchanged'] and demo['melody_unchanged'] else 'NO'}. A render with "
+                  f"every layer takes {person['all_layers_over_melody']:.2f}x the time of the melody alone "
+                  f"(the demo clip: {demo['all_layers_over_melody']:.2f}x; medians of "
+                  f"{len(person['render_seconds']['melody'])} interleaved renders after a warm-up, models loaded once); "
+                  f"each preset: {presets}", indent="")
+
+
 def p_figures_time(fig: dict) -> str:
     groups = fig["groups"]
     total = sum(grp["seconds"] for grp in groups.values())
@@ -790,6 +814,7 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "dance-vs-vae": p_dance_vs_vae,
     "render-options-table": p_render_options,
     "structure": p_structure,
+    "band": p_band,
     "figures-time": p_figures_time,
     "live-latency": p_live_latency,
     "live-soak": p_live_soak,

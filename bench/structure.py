@@ -66,12 +66,9 @@ def rounded(figures: dict) -> dict:
 
 def render_bars(clip: Path, models, options):
     """The melody's bars (n, 16) of `clip` scored as `render_clip` scores it with these options."""
-    from score_av.score import score_clip
+    from score_av.render import score_with_options
 
-    return score_clip(clip, models.music, models.video, bpm=options.bpm, seed=options.seed,
-                      program=options.program, smoothing=options.smooth, steady=options.steady,
-                      fps=options.analysis_fps or None, fit_seconds=options.fit_seconds,
-                      style=options.style, key=options.key, conducting=options.conducting()).bars
+    return score_with_options(clip, models, options).bars
 
 
 def rendered_structure(clips: list[Path], seeds: list[int | None], models, defaults) -> dict:

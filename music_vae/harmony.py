@@ -411,17 +411,18 @@ def _voicings(chord: Chord, low: int, high: int) -> list[tuple[int, ...]]:
 
 
 def voice(spans: list[ChordSpan], pattern: str = "half", low: int = 48, high: int = 67,
-          velocity: int = 70) -> list[Note]:
+          velocity: int = 70, previous: tuple[int, ...] | None = None) -> list[Note]:
     """The chords as a comping part in the middle register (default C3..G4, under most of the
     melody): close-position chords, each voiced nearest the one before (smooth voice leading),
     struck at each chord change and then once a bar ("block"), on beats 1 and 3 ("half") or on
-    every beat, detached ("beats")."""
+    every beat, detached ("beats"). `previous`: the voicing sounding before the first chord (live,
+    the bar before's last), which it is voiced nearest; None: the first is voiced nearest the middle."""
     if pattern not in PATTERNS:
         raise ValueError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
     if not 0 <= low < high - 11 <= 127 - 11:
         raise ValueError(f"the register {low}..{high} must span at least an octave within MIDI 0..127")
     every = {"block": STEPS_PER_BAR, "half": SLOT, "beats": STEPS_PER_BAR // 4}[pattern]
-    notes, prev = [], None
+    notes, prev = [], previous
     centre = (low + high) / 2
     for span in spans:
         options = _voicings(span.chord, low, high)

@@ -104,6 +104,34 @@ def bass_notes(bars: np.ndarray, spans: list[ChordSpan], z: np.ndarray, velociti
     return [Note(n.pitch, n.start, n.end, loud(n.start // STEPS_PER_BAR)) for n in tokens_to_notes(bass)]
 
 
+def harmony_bar(before: np.ndarray, bar: np.ndarray, key, pattern: str = "half",
+                previous: tuple[int, ...] | None = None) -> tuple[list[ChordSpan], list[Note]]:
+    """One bar's chords and comping, as live plays them bar by bar: the chords `harmony_spans` chooses
+    for the melody bars before it (`before`, (m, 16), the last few played) and this one (16,) in `key`
+    (None: read from the bars), this bar's alone as spans from its first step, voiced with `pattern`
+    nearest `previous` (the last chord struck before it). ([], []) when no key can be read (no notes)."""
+    bars = np.vstack([np.asarray(before, np.int64).reshape(-1, STEPS_PER_BAR), np.asarray(bar, np.int64)[None]])
+    try:
+        spans = harmony_spans(bars, [key] * len(bars))
+    except ValueError:  # no key given and no note to read one from
+        return [], []
+    start = (len(bars) - 1) * STEPS_PER_BAR
+    mine = [ChordSpan(s.chord, max(s.start, start) - start, s.end - start) for s in spans if s.end > start]
+    return mine, voice(mine, pattern=pattern, velocity=HARMONY_VELOCITY, previous=previous)
+
+
+def steer_bar(motion: float | None, brightness: float | None, before: np.ndarray | None = None) -> np.ndarray:
+    """One bar's bass code (2,) as `bass_steering` gives it bar by bar (live): the same mapping from the
+    bar's motion (0-1) and brightness (luma 0-1), moving STEER_KEEP of the way from `before`, the code of
+    the bar before in the same shot (None: the first bar of a shot, or of the piece)."""
+    if motion is None and brightness is None:
+        z = np.zeros(2, np.float32)
+    else:
+        z = bass_steering(None if motion is None else np.array([motion], np.float32),
+                          None if brightness is None else np.array([brightness], np.float32), None)[0]
+    return z if before is None else STEER_KEEP * np.asarray(before, np.float32) + (1 - STEER_KEEP) * z
+
+
 def named(track: mido.MidiTrack, name: str) -> mido.MidiTrack:
     track.insert(0, mido.MetaMessage("track_name", name=name, time=0))
     return track

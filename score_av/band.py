@@ -32,6 +32,7 @@ LAYERS = ("melody", "bass", "harmony", "drums")      # in the order their tracks
 CHANNELS = {"melody": 0, "harmony": 1, "bass": 2, "drums": 9}  # MIDI channels (0-based; 9 is GM's kit)
 PRESETS = Path(__file__).parent / "presets"
 KEYS = {"on", "program", "level", "pattern"}
+NONE = "none"           # the preset of no band: the melody alone, on the piano
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,12 @@ def preset_names() -> list[str]:
 def load_preset(name_or_path: str | Path) -> Band:
     """A shipped preset by name, or a preset file; a ScoreAVError that names the file and the field otherwise."""
     text = str(name_or_path)
+    if text == NONE:
+        return Band()
     path = Path(text) if text.endswith(".toml") or Path(text).exists() else PRESETS / f"{text}.toml"
     if not path.exists():
-        raise ScoreAVError(f"--preset {text}: no such preset; choose one of {', '.join(preset_names())} "
-                           "or give a .toml file")
+        raise ScoreAVError(f"--preset {text}: no such preset; choose one of {', '.join(preset_names())}, "
+                           f"{NONE} (the melody alone) or give a .toml file")
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -238,9 +238,14 @@ def bars_to_return(offset: int) -> int:
 
 
 def same_notes(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two bars strike the same pitches at the same steps: what a listener hears as one bar again,
-    whether a note is held to the bar line or stopped before it."""
-    return bool(np.array_equal(np.where(a >= FIRST_PITCH_TOKEN, a, -1), np.where(b >= FIRST_PITCH_TOKEN, b, -1)))
+    """Whether two bars strike the same pitches at the same steps, or the same figure whole octaves apart:
+    what a listener hears as one bar again, whether a note is held to the bar line or stopped before it,
+    and wherever place_octave puts it."""
+    on_a, on_b = a >= FIRST_PITCH_TOKEN, b >= FIRST_PITCH_TOKEN
+    if not np.array_equal(on_a, on_b):
+        return False
+    shift = a[on_a].astype(int) - b[on_b].astype(int)
+    return bool(not len(shift) or (np.all(shift == shift[0]) and shift[0] % 12 == 0))
 
 
 class CodeMemo:

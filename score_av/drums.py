@@ -120,6 +120,27 @@ def drum_bar(level: int, motion: float, fill: int = 0, crash: bool = False, star
                   key=lambda m: (m.start, m.pitch))
 
 
+def next_level(motion: float, before: int | None = None, release: int | None = RELEASE) -> int:
+    """One bar's level from its motion in [0, 1], as `levels` gives it after a bar at level `before`
+    (None: the first bar): live decides its bars one at a time."""
+    level = int(levels(np.array([motion], np.float64))[0])
+    return level if before is None or release is None else max(level, int(before) - release)
+
+
+def phrase_fill(position: int, cut_next: bool = False) -> int:
+    """The fill of the bar `position` bars into its phrase, as `fills` gives it; `cut_next`: a cut is
+    known to come on the next bar (live knows it only of a bar decoded again to answer a change)."""
+    at = int(position) % (2 * PHRASE)  # fills repeat every two phrases
+    starts = np.r_[np.zeros(at + 1, int), at + 1] if cut_next else np.zeros(at + 1, int)
+    return int(fills(starts)[at])
+
+
+def cut_into(index: int, phrase_start: int, before: int | None) -> bool:
+    """Whether bar `index`, its phrase started at bar `phrase_start`, is a cut as `cuts` finds one: a
+    phrase started there, and not on the bar before too (`before`: that bar's phrase start; None: none)."""
+    return index > 0 and phrase_start == index and not (index > 1 and before == index - 1)
+
+
 def drum_notes(motion: np.ndarray | None, phrase_start: np.ndarray | None = None,
                n_bars: int | None = None, release: int | None = RELEASE) -> list[Note]:
     """The drums of a piece: one bar per entry of `motion` (n,) in [0, 1], phrased by `phrase_start`

@@ -114,6 +114,15 @@ class Progress:
         yield lambda done: None
 
 
+def score_with_options(clip: Path, models: Models, options: RenderOptions,
+                       on_frame: Callable[[float], None] | None = None, progress: bool = False) -> Score:
+    """The melody of `clip` scored as `render_clip` scores it with these options (no band, no output)."""
+    return score_clip(clip, models.music, models.video, bpm=options.bpm, seed=options.seed,
+                      program=options.band().part("melody").program, smoothing=options.smooth, steady=options.steady,
+                      fps=options.analysis_fps or None, fit_seconds=options.fit_seconds, on_frame=on_frame,
+                      progress=progress, style=options.style, key=options.key, conducting=options.conducting())
+
+
 def render_clip(clip: str | Path, out: str | Path | None = None, options: RenderOptions = RenderOptions(),
                 models: Models | None = None, progress: Progress | None = None) -> RenderResult:
     """Score `clip` and write it to `out` (default CLIP.scored.mp4 beside it), with the extras asked."""
@@ -138,11 +147,8 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
         progress.note(text)
 
     with progress.stage("reading picture", info.duration or None) as advance:
-        score = score_clip(info.path, models.music, models.video, bpm=options.bpm, seed=options.seed,
-                           program=band.part("melody").program, smoothing=options.smooth, steady=options.steady,
-                           fps=options.analysis_fps or None, fit_seconds=options.fit_seconds,
-                           on_frame=lambda t: advance(max(0.0, t - info.start)), progress=progress.shown,
-                           style=options.style, key=options.key, conducting=options.conducting())
+        score = score_with_options(info.path, models, options, on_frame=lambda t: advance(max(0.0, t - info.start)),
+                                   progress=progress.shown)
     score.midi = arrange(score, band, options.bpm)
     tl = score.timeline
     wav = synth.WavWriter(options.wav, SAMPLE_RATE) if options.wav else None

@@ -56,7 +56,7 @@ def test_a_bad_preset_file_says_what_is_wrong(tmp_path, text, message):
 
 
 def test_an_unknown_preset_names_the_shipped_ones():
-    with pytest.raises(ScoreAVError, match="no such preset; choose one of ambient, band, chamber, folk"):
+    with pytest.raises(ScoreAVError, match="no such preset; choose one of ambient, band, chamber, folk, none"):
         load_preset("jazz")
 
 

@@ -173,7 +173,7 @@ def test_osc_out_sends_code_note_bar_and_state(receiver):
     address, args = received.get(timeout=WAIT)
     assert address == "/score-av/code" and args[0] == 7 and len(args) == 33
     np.testing.assert_allclose(np.array(args[1:], dtype=np.float32), code, atol=1e-6)
-    assert received.get(timeout=WAIT) == ("/score-av/note", (60, 100, 0.375))
+    assert received.get(timeout=WAIT) == ("/score-av/note", (60, 100, 0.375, "melody"))  # the layer last
     assert received.get(timeout=WAIT) == ("/score-av/bar", (7, *tokens.tolist()))
     assert received.get(timeout=WAIT) == ("/score-av/state", ("live",))
     out.close()

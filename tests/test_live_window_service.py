@@ -25,8 +25,8 @@ from score_av.models import MUSIC_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
-               "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "key", "development",
-               "seed", "volume"}
+               "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "layers", "preset",
+               "key", "development", "seed", "volume"}
 
 
 def _frame(h: int = 270, w: int = 480) -> np.ndarray:
@@ -333,7 +333,8 @@ def test_example_config_parses_with_exactly_the_options():
     assert read_config(path).bpm == 120
     assert config["bpm"] == 120 and config["model"] == MUSIC_MODEL and config["osc_in"] == "127.0.0.1:9001"
     assert config["audio_driver"] in {"alsa", "pulseaudio", "jack", "coreaudio", "file"}
-    assert 0 <= config["volume"] <= 1 and 0 <= config["program"] <= 127
+    assert 0 <= config["volume"] <= 1 and config["program"] == ""  # "": the preset's melody program, else piano
+    assert read_config(path).band().layers == ("melody",)  # the melody alone, as before layers
 
 
 def test_unit_file_is_a_notify_service_with_a_watchdog():

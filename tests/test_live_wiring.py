@@ -114,9 +114,9 @@ def test_what_plays_reaches_osc_out_and_midi_out(tmp_path, models, clip, receive
     notes = by["/score-av/note"]
     note_ons = [m for m in midi.messages if m.type == "note_on"]
     assert len(note_ons) >= 3
-    assert [(m.note, m.velocity) for m in note_ons] == [(pitch, velocity) for pitch, velocity, _ in notes]
-    for pitch, velocity, seconds in notes:
-        assert MIN_PITCH <= pitch <= MAX_PITCH and 1 <= velocity <= 127
+    assert [(m.note, m.velocity) for m in note_ons] == [(pitch, velocity) for pitch, velocity, _, _ in notes]
+    for pitch, velocity, seconds, layer in notes:
+        assert MIN_PITCH <= pitch <= MAX_PITCH and 1 <= velocity <= 127 and layer == "melody"
         assert 0 < seconds <= 240 / BPM  # a note lasts at most its bar
     assert all(m.channel == 0 for m in note_ons)
 
@@ -184,7 +184,7 @@ def test_midi_out_reaches_a_real_virtual_port(tmp_path, models, clip, receiver):
     notes = [args for address, args in drain(osc) if address == "/score-av/note"]
     note_ons = [m for m in got if m.type == "note_on" and m.velocity > 0]
     assert len(note_ons) >= 3
-    assert [(m.note, m.velocity) for m in note_ons] == [(pitch, velocity) for pitch, velocity, _ in notes]
+    assert [(m.note, m.velocity) for m in note_ons] == [(pitch, velocity) for pitch, velocity, _, _ in notes]
     assert any(m.type == "control_change" and m.control == 123 for m in got)  # all notes off at the stop
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD
-from score_av.conductor import PHRASE, REGISTER, Conducting, cadence, conduct, decode_keyed, pitch_of, rhythm_bias
+from score_av.conductor import (PHRASE, REGISTER, Conducting, cadence, conduct, decode_keyed, pitch_of, rhythm_bias,
+                                same_notes, transpose)
 from score_av.errors import ScoreAVError
 from score_av.key import Key
 
@@ -65,6 +66,7 @@ def test_a_still_picture_plays_a_phrase_with_its_anchor_at_bars_1_and_5_not_a_lo
     assert all(np.sum(bars[k] != bars[0]) <= 1 for k in anchor)  # the anchor returns (bar 4 and 8: phrase ends)
     assert list(np.flatnonzero(done.developed)) == [k for k in range(16) if k not in anchor]
     assert not any(np.array_equal(bars[k], bars[k - 1]) for k in range(1, 16))
+    assert not any(same_notes(bars[k], bars[k - 1]) for k in range(1, 16))  # nor the bar before an octave away
     for phrase in (bars[:8], bars[8:]):
         assert len({tuple(bar) for bar in phrase}) >= 6
 
@@ -91,6 +93,19 @@ def test_developed_bars_take_the_rhythm_of_real_bars(models):
     template = rhythm_bias(developed[0])
     struck = music.decode(looks[:1], bias=template[None])[0]
     assert rhythm(struck) == rhythm(developed[0])  # the bias makes any code strike as the template does
+
+
+def token(pitch: int) -> int:
+    return pitch - 21 + FIRST_PITCH_TOKEN
+
+
+def test_a_bar_an_octave_away_is_heard_as_the_same_bar():
+    bar = np.array([token(62), HOLD, token(66), 1, token(69)] + [HOLD] * 11)
+    assert same_notes(bar, transpose(bar[None], np.array([-12]))[0])
+    assert not same_notes(bar, transpose(bar[None], np.array([-7]))[0])
+    other = bar.copy()
+    other[2] = token(67)
+    assert not same_notes(bar, other)
 
 
 def test_a_phrase_closes_by_stepping_to_the_tonic_nearest_the_note_before():

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from score_av.band import Band, band_for, parse_layers
 from score_av.errors import ScoreAVError
 from score_av.models import MUSIC_MODEL
 
@@ -40,7 +41,9 @@ class LiveConfig:
     stats: Path | None = None
     log: Path | None = None
     soundfont: str | None = None
-    program: int = 0
+    program: int | None = None       # the melody's General MIDI program (None: the preset's, else 0, piano)
+    layers: tuple[str, ...] | None = None  # the band's layers: melody, bass, harmony, drums (None: the preset's)
+    preset: str | None = None        # a band preset by name or TOML file (score_av/band.py); None: the melody alone
     key: str = "auto"
     development: bool = True         # a held look grows a phrase (the conductor's development), not a loop
     seed: int | None = None
@@ -58,7 +61,7 @@ class LiveConfig:
             raise LiveConfigError(f"bpm {self.bpm}: choose 20 to 300")
         if not 0 <= self.volume <= 1:
             raise LiveConfigError(f"volume {self.volume}: choose 0 to 1")
-        if not 0 <= self.program <= 127:
+        if self.program is not None and not 0 <= self.program <= 127:
             raise LiveConfigError(f"program {self.program}: a General MIDI program is 0 to 127")
         if not (math.isfinite(self.duration) and self.duration >= 0):
             raise LiveConfigError(f"duration {self.duration}: give seconds, or 0 to run until stopped")
@@ -79,9 +82,18 @@ class LiveConfig:
             raise LiveConfigError(f"wav {self.wav}: only the file audio driver writes a WAV "
                                   f"(audio_driver = \"file\", --audio-driver file); the {self.audio_driver} "
                                   "driver plays to the sound card")
+        checked = self
+        if self.layers is not None:  # "melody,bass" from the command line, a list from a file
+            text = self.layers if isinstance(self.layers, str) else ",".join(self.layers)
+            checked = replace(checked, layers=parse_layers(text))  # an unknown layer: one ScoreAVError line
+        checked.band()  # a preset that is not there or not right: one ScoreAVError line
         if self.audio_driver == "file" and self.wav is None:
-            return replace(self, wav=Path("live.wav"))
-        return self
+            checked = replace(checked, wav=Path("live.wav"))
+        return checked
+
+    def band(self) -> Band:
+        """The band that plays: the preset's, with the layers and the melody's program given over it (band.py)."""
+        return band_for(self.preset, self.layers, self.program)
 
 
 _TYPES = {f.name: f for f in fields(LiveConfig)}
@@ -105,9 +117,16 @@ def _value(name: str, raw):
             if not isinstance(raw, bool):
                 raise ValueError
             return raw
+        if kind.startswith("tuple"):  # a list of names (or one string, comma-separated)
+            if isinstance(raw, str):
+                return raw
+            if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+                raise ValueError
+            return tuple(raw)
         return str(raw)
     except (TypeError, ValueError):
-        raise LiveConfigError(f"{name} = {raw!r}: expected {kind.replace(' | None', '')}") from None
+        expected = 'a list of layers, e.g. ["melody", "bass"]' if kind.startswith("tuple") else kind.replace(" | None", "")
+        raise LiveConfigError(f"{name} = {raw!r}: expected {expected}") from None
 
 
 def read_config(path: Path | None, overrides: dict | None = None) -> LiveConfig:

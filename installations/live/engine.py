@@ -24,6 +24,16 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
 - **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding.
 - **the camera lost, the music goes on.** With no frames, each new bar's look takes a slow walk
   from the last one seen (`drift`), until the camera is back.
+- **the band plays under it.** With more layers than the melody (`LiveSettings.band`: score_av/band.py),
+  each bar scheduled, and each bar decoded again, gets its layers as the offline arrangement makes
+  them (score_av/arrangement.py, drums.py), one bar at a time: chords chosen with the last
+  HARMONY_CONTEXT melody bars, voiced on from the bar before's last chord; the bass model under the
+  bar and its chords, its code from the bar's brightness and motion (`bass_steering`'s mapping,
+  smoothed within a phrase and started afresh after a cut); drums at the level of the bar's motion
+  (easing off as `levels` does), the phrase's fills, a crash on the bar after a cut. They are made
+  from the melody and never change it. A re-decode schedules the melody's answer first, then the
+  layers' rest of the bar (what sounds at its step struck again, with a fill into the next phrase)
+  and the next bar's layers. Each layer is on its own channel (player.py).
 
 A change is an event: a frame whose look lies past `change` from the look the bar playing plays
 (the look the music last answered), after one that did not. Every one is counted, and each ends
@@ -57,12 +67,15 @@ import cv2
 import numpy as np
 
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
+from score_av.arrangement import bass_notes, harmony_bar, steer_bar
+from score_av.band import CHANNELS, Band
 from score_av.conductor import (DEVELOP_AVOID, RETURN, CodeMemo, Conducting, bars_to_return, codes_in_key,
                                 develop_bar, finish_bar, inpainter_for, key_bias, phrase_end, pitch_of)
+from score_av.drums import cut_into, drum_bar, next_level, phrase_fill
 from score_av.key import Key, key_from_colour
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
-from score_av.motion import MOVING, FrameFeatures
+from score_av.motion import MOVING, FrameFeatures, luma
 
 from .player import HISTORY, TICKS_PER_SECOND, NoteEvent, Player
 from .stats import spread
@@ -78,6 +91,7 @@ MARGIN_MS = 25        # a re-decoded bar starts at least this far ahead of the a
 ANSWER_WAIT_MS = 30   # when the next sixteenth is further than this, the answering note starts at once, off the grid
 DRIFT = 0.99          # each bar without a camera: look = DRIFT * look + sqrt(1 - DRIFT^2) * noise
 MOTION_MEMORY = 0.995  # per frame: how slowly the motion scale (its running high mark) forgets
+HARMONY_CONTEXT = 3   # melody bars before a bar that its chords are chosen with (harmony_spans over them and it)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,7 @@ class LiveSettings:
     steady: float = STEADY
     change: float = CHANGE
     conducting: Conducting = Conducting()
+    band: Band = Band()             # the layers under the melody (score_av/band.py); the melody alone by default
 
 
 @dataclass
@@ -108,6 +123,7 @@ class LiveCounters:
     changes_withdrawn: int = 0        # the picture came back to the look it had left before an answer was due
     developed_prepared: int = 0       # held bars inpainted a bar ahead, on the worker thread
     developed_inline: int = 0         # held bars inpainted when decided (what was prepared no longer held, or none)
+    layers_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # making one bar's layers, engine thread
 
 
 @dataclass
@@ -148,6 +164,17 @@ class _Development:
                            self.last_pitch, played=self.played, encode=encode)
 
 
+@dataclass(frozen=True, eq=False)
+class _Backing:
+    """What the layers under one bar were made from, and what the next bar's carry on from."""
+    motion: float                       # the bar's motion, 0-1 (as its velocity's)
+    brightness: float | None            # luma of its frames' mean colour (None: no frame)
+    phrase_start: int
+    z: np.ndarray | None = None         # the bass code it played
+    level: int | None = None            # the drums' level
+    voicing: tuple[int, ...] | None = None  # the last chord struck (the next bar's is voiced near it)
+
+
 @dataclass
 class _Bar:
     index: int
@@ -157,6 +184,15 @@ class _Bar:
     position: np.ndarray       # the look it plays
     code: np.ndarray           # that look placed in the music model's space (OSC, the window)
     velocity: int
+
+
+def _struck_from(events: list[NoteEvent], answer_tick: int | None) -> list[NoteEvent]:
+    """Events of an answer struck off the grid: those before `answer_tick` move to it (note-offs just
+    before it), each keeping its grid tick. None: all as they are."""
+    if answer_tick is None:
+        return events
+    return [e if e.tick >= answer_tick else replace(e, tick=answer_tick) if e.velocity else
+            replace(e, tick=answer_tick - 1) for e in events]
 
 
 class LiveScore:
@@ -204,7 +240,10 @@ class LiveScore:
         self._far_from: np.ndarray | None = None  # the playing look the last frame lay past `change` from
         self._started = clock()
         self.path: list[np.ndarray] = []       # recent music codes, for the window
+        self._backings: dict[int, _Backing] = {}  # index -> what the layers under the bar were made from (the last few)
         music.decode(np.zeros((1, music.latent_dim), np.float32), prefix=np.zeros((1, 1), np.int64))  # warm up
+        if "bass" in settings.band.layers:  # loaded, and its first (slow) decode done, before the music starts
+            bass_notes(np.full((1, STEPS_PER_BAR), NOTE_OFF, np.int64), [], np.zeros((1, 2), np.float32))
         video.encode(np.zeros((1, video.image_size, video.image_size, 3), np.uint8))
 
     # --- from other threads ------------------------------------------------------------------
@@ -380,6 +419,7 @@ class LiveScore:
             look = self._rng.standard_normal(self.mapping.train_std.shape).astype(np.float32)
         self._last_look = look
         motion = float(np.mean(self._motion)) if self._motion else 0.0
+        brightness = float(luma(np.mean(self._colours, axis=0))[0]) if self._colours else None
         if self._auto_key and self.key is None:
             colour = np.mean(self._colours, axis=0) if self._colours else np.full(3, 128.0)
             self.key = key_from_colour(colour)
@@ -400,6 +440,9 @@ class LiveScore:
         bar = _Bar(index, tick, step_ms, tokens, position, code, self._velocity(motion))
         events = self._events(bar, 0)
         self.player.schedule(events)
+        if self._backed():
+            self.player.schedule(self._layer_events(bar, 0, self._played_before(bar.index), _Backing(
+                min(1.0, motion / self._motion_scale), brightness, self._phrase_start)))
         if self._changes and previous is not None and position is not previous.position:  # decided from them
             first_note = min((e.tick for e in events if e.velocity), default=None)
             if first_note is not None:
@@ -519,6 +562,61 @@ class LiveScore:
             events.append(NoteEvent(off, note.pitch, 0, off))
         return events
 
+    # --- the layers under the melody ----------------------------------------------------------
+    def _backed(self) -> bool:
+        """Whether any layer plays under the melody."""
+        return len(self.settings.band.layers) > 1
+
+    def _played_before(self, index: int) -> list[np.ndarray]:
+        """The melody bars scheduled before bar `index`, the last HARMONY_CONTEXT of them (its chords' context)."""
+        return [t for i, t in self._played if index - HARMONY_CONTEXT <= i < index]
+
+    def _layer_events(self, bar: _Bar, from_step: int, before: list[np.ndarray], made: _Backing,
+                      cut_next: bool = False, from_tick: int | None = None) -> list[NoteEvent]:
+        """The band's layers under `bar` (its melody as it stands, `before` the bars played before it),
+        from `from_step` on, each note with its note-off; a chord or bass note sounding at that step is
+        struck again there (at `from_tick`, when an answer is struck off the grid: notes due before it
+        are struck then, and drum hits due before it, already heard, are left out). `made`: the bar's
+        motion, brightness and phrase start; what each layer carries on with (the bass's code, the
+        drums' level, the last chord) is recorded for the next bar. `cut_next`: a cut comes on the next
+        bar (the drums fill into it)."""
+        started = time.perf_counter()
+        band = self.settings.band
+        layers = band.layers
+        prior = self._backings.get(bar.index - 1)
+        notes = []
+        spans, voicing, z, level = [], prior.voicing if prior else None, None, None
+        if "harmony" in layers or "bass" in layers:
+            spans, chords = harmony_bar(np.array(before, np.int64).reshape(-1, STEPS_PER_BAR), bar.tokens, self.key,
+                                        band.part("harmony").pattern, voicing)
+            if "harmony" in layers and chords:
+                notes += [("harmony", n) for n in chords]
+                last = max(n.start for n in chords)
+                voicing = tuple(sorted(n.pitch for n in chords if n.start == last))
+        if "bass" in layers:
+            same_phrase = prior is not None and prior.z is not None and prior.phrase_start == made.phrase_start
+            z = steer_bar(made.motion, made.brightness, prior.z if same_phrase else None)
+            notes += [("bass", n) for n in bass_notes(bar.tokens[None], spans, z[None], np.array([bar.velocity]))]
+        if "drums" in layers:
+            level = next_level(made.motion, prior.level if prior else None)
+            crash = cut_into(bar.index, made.phrase_start, prior.phrase_start if prior else None)
+            notes += [("drums", n) for n in drum_bar(level, made.motion, phrase_fill(bar.index - made.phrase_start,
+                                                                                   cut_next), crash)]
+        self._backings = {i: b for i, b in self._backings.items() if bar.index - 4 <= i < bar.index}
+        self._backings[bar.index] = replace(made, z=z, level=level, voicing=voicing)
+        tick_of = lambda step: int(round(bar.tick + step * bar.step_ms))
+        first = tick_of(from_step) if from_tick is None else from_tick
+        events = []
+        for layer, note in notes:
+            on, off = tick_of(note.start), tick_of(note.end) - 1
+            if on < first and layer == "drums" or off <= first:
+                continue
+            on = max(on, first)
+            events += [NoteEvent(on, note.pitch, note.velocity, on, off - on, CHANNELS[layer]),
+                       NoteEvent(off, note.pitch, 0, off, channel=CHANNELS[layer])]
+        self.counters.layers_ms.append((time.perf_counter() - started) * 1000)
+        return events
+
     def _announce(self, bar: _Bar) -> None:
         self._played = ([p for p in self._played if p[0] < bar.index] + [(bar.index, bar.tokens)])[-(DEVELOP_AVOID + 1):]
         onsets = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN]
@@ -575,10 +673,10 @@ class LiveScore:
             answer_tick = max(answer_tick or 0, ready)
         if answer_tick is not None:  # off the grid on purpose: each note keeps its grid tick (Player.off_grid)
             start_tick = answer_tick
-            events = [e if e.tick >= answer_tick else
-                      replace(e, tick=answer_tick) if e.velocity else
-                      replace(e, tick=answer_tick - 1) for e in events]
-        self.player.replace_from(start_tick, events)
+        events = _struck_from(events, answer_tick)
+        self.player.replace_from(start_tick, events)  # the answer first; the layers' notes taken back end there
+        if self._backed():  # then the layers under the bars decoded again, made from the new melody
+            self._layers_again(replaced, step, start_tick)
         self.bars = ([b for b in self.bars if b.index < target.index] + replaced)[-2:]
         self.counters.redecodes += 1
         first_note = min((e.tick for e in events if e.velocity), default=None)  # the answer (a new note by the bias)
@@ -591,3 +689,17 @@ class LiveScore:
             self._announce(bar)
         self._prepare_next()  # the next bar develops what the re-decode made
         return first_note is not None
+
+    def _layers_again(self, replaced: list[_Bar], step: int, start_tick: int) -> None:
+        """Schedule the layers under the bars a re-decode replaced, each as soon as it is made: the first
+        from `step`, struck from `start_tick` (a fill into the phrase that starts after it), the one after
+        it whole, at the phrase's start; each from the motion and brightness it was decided with."""
+        before = self._played_before(replaced[0].index)
+        made = [self._backings.get(bar.index) or _Backing(0.0, None, self._phrase_start) for bar in replaced]
+        for k, (bar, was) in enumerate(zip(replaced, made)):
+            phrase_start = was.phrase_start if k == 0 else self._phrase_start
+            cut_next = k == 0 and cut_into(bar.index + 1, self._phrase_start, phrase_start)
+            self.player.schedule(self._layer_events(bar, step if k == 0 else 0, before,
+                                                    replace(was, phrase_start=phrase_start), cut_next,
+                                                    start_tick if k == 0 else None))
+            before = (before + [bar.tokens])[-HARMONY_CONTEXT:]

@@ -2,15 +2,16 @@
 
 Artists connect the installation to their own tools (Max, Pure Data, TouchDesigner, a lighting
 desk) through OSC over UDP. Out (`OscOut`), every bar that starts playing sends its music code and
-its tokens, every note its pitch, velocity and length, and the runner its state. In (`OscIn`),
-tempo, model, style, volume and mute can be set while it runs.
+its tokens, every note its pitch, velocity, length and layer, and the runner its state. In
+(`OscIn`), tempo, model, style, volume, mute and each layer's level can be set while it runs.
 
 Addresses out:  /score-av/code  [bar, *floats]        the music latent code of the bar that plays
-                /score-av/note  [pitch, velocity, seconds]
-                /score-av/bar   [bar, *16 ints]       the bar's tokens
+                /score-av/note  [pitch, velocity, seconds, layer]   layer: melody, bass, harmony, drums
+                /score-av/bar   [bar, *16 ints]       the bar's (melody's) tokens
                 /score-av/state [state]               "live", "lost", ...
 Addresses in:   /score-av/tempo f (20..300 bpm)   /score-av/model s   /score-av/style s ("" or "none")
                 /score-av/volume f (0..1)         /score-av/mute i or T/F (0/1)
+                /score-av/layer s f (a layer that plays, and its level 0..1; 0 mutes it)
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
 from modelkit.errors import UserError
+from score_av.band import LAYERS
 
 log = logging.getLogger("score_av.live.osc")
 
@@ -99,9 +101,9 @@ class OscOut:
         """The music latent code of the bar that starts playing: [bar, *floats]."""
         self._send(CODE, lambda: [int(bar), *np.asarray(code, dtype=float).ravel().tolist()])
 
-    def send_note(self, pitch: int, velocity: int, seconds: float) -> None:
-        """A note as it starts: [pitch, velocity, duration in seconds]."""
-        self._send(NOTE, lambda: [int(pitch), int(velocity), float(seconds)])
+    def send_note(self, pitch: int, velocity: int, seconds: float, layer: str = "melody") -> None:
+        """A note as it starts: [pitch, velocity, duration in seconds, layer]."""
+        self._send(NOTE, lambda: [int(pitch), int(velocity), float(seconds), str(layer)])
 
     def send_bar(self, bar: int, tokens: Sequence[int]) -> None:
         """The tokens of the bar that starts playing (16 sixteenth-note steps): [bar, *ints]."""
@@ -147,6 +149,8 @@ class Controls(Protocol):
 
     def set_mute(self, muted: bool) -> None: ...
 
+    def set_layer(self, name: str, level: float) -> None: ...
+
 
 class BadMessage(ValueError):
     """An OSC message with the wrong arguments; its text says what is expected."""
@@ -186,6 +190,21 @@ def _style(args: tuple) -> str | None:
     return None if name.lower() in ("", "none") else name
 
 
+class Arguments(tuple):
+    """What a parser gives for a control that takes more than one value: the method is called with each."""
+
+
+def _layer(args: tuple) -> Arguments:
+    if len(args) != 2:
+        raise BadMessage(f"{len(args)} arguments")
+    name, level = args
+    if not isinstance(name, str):
+        raise BadMessage(f"{type(name).__name__} {name!r} for the layer")
+    if name.strip().lower() not in LAYERS:
+        raise BadMessage(f"unknown layer {name!r}")
+    return Arguments((name.strip().lower(), _number((level,), 0.0, 1.0)))
+
+
 def _mute(args: tuple) -> bool:
     value = _one_arg(args)
     if isinstance(value, bool):               # OSC T / F
@@ -202,6 +221,7 @@ _ROUTES: dict[str, tuple[Callable[[tuple], Any], str, str]] = {
     "style": (_style, "set_style", 'one string, a style name, or "" or "none" for no style'),
     "volume": (lambda a: _number(a, 0.0, 1.0), "set_volume", "one number, 0 to 1"),
     "mute": (_mute, "set_mute", "one int 0 or 1, or T/F"),
+    "layer": (_layer, "set_layer", f"a layer ({', '.join(LAYERS)}) and a number, 0 to 1 (0 mutes it)"),
 }
 
 
@@ -281,7 +301,7 @@ class OscIn:
                 self._warn(f"{address} bad", "OSC %s ignored: got %s; expected %s", address, bad, expected)
                 return
             try:
-                getattr(self.controls, method)(value)
+                getattr(self.controls, method)(*(value if isinstance(value, Arguments) else (value,)))
             except ValueError as exc:
                 self._warn(f"{address} {value!r}", "OSC %s %r refused: %s", address, value, exc)
             except Exception:  # noqa: BLE001 - a failing control must not stop the server

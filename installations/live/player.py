@@ -23,6 +23,16 @@ strikes off the music's grid on purpose (its tick is not its `grid_tick`: an ans
 picture that does not wait for the next sixteenth) is also counted on its own (`off_grid_ms`: how
 far from its grid tick it was scheduled). With one destination, one removal takes back exactly
 what has not sounded yet.
+
+Each layer of the band (score_av/band.py) plays on its own channel (band.CHANNELS: melody 0,
+harmony 1, bass 2, drums 9 on the kit's bank 128), on its own program, its level the channel's
+volume (CC 7: level x the master volume, 0 when muted or the layer's level is 0); expression
+(CC 11) moves every channel in use. The melody and the bass are one voice each (a note ends the
+one sounding on its channel); the harmony's chords and the drums are polyphonic and end by their
+own note-offs. A replacement (`replace_from`) takes back the layers' note-offs with the rest: the
+notes they would have ended are ended just before the replacement's tick, and the engine strikes
+again what is to sound on. Only the melody's note sounding then carries on (its note-off comes
+with the new bar, whose first notes are the ones already played).
 """
 from __future__ import annotations
 
@@ -37,6 +47,7 @@ from typing import Callable
 
 import numpy as np
 
+from score_av.band import CHANNELS, Band
 from score_av.synth import SynthError, WavWriter, _load_fluidsynth, find_soundfont
 
 log = logging.getLogger("score_av.live.player")
@@ -47,7 +58,9 @@ TICKS_PER_SECOND = 1000     # sequencer time unit: ms. FluidSynth's tick is a ui
 FILE_BLOCK = 256            # samples the file driver renders at a time (5.8 ms at 44.1 kHz)
 FILE_LEAD = 8               # blocks rendered ahead of the wall clock, as a device's buffer (46 ms: with 23 ms, a
                             # loaded machine starved the Python rendering thread a few times a minute)
-CHANNEL = 0
+CHANNEL = CHANNELS["melody"]  # the melody's channel (each layer's: score_av.band.CHANNELS)
+ONE_VOICE = frozenset({CHANNELS["melody"], CHANNELS["bass"]})  # a note-on ends the note sounding on these
+DRUM_BANK = 128             # the General MIDI kit's bank on the drums' channel (as score_av/synth.py)
 HISTORY = 100_000           # figures kept per kind (the latest): weeks of notes must not fill the memory
 
 
@@ -58,6 +71,14 @@ class NoteEvent:
     velocity: int       # 0: note off
     grid_tick: int      # the music's grid tick it belongs to; not `tick` when struck off the grid on purpose
     length_ms: int = 0  # a note-on's planned length (for OSC and the window; the note-off ends it)
+    channel: int = CHANNEL  # the layer's MIDI channel (score_av.band.CHANNELS): 0, the melody
+
+    @property
+    def layer(self) -> str:
+        return LAYER_OF.get(self.channel, "melody")
+
+
+LAYER_OF = {channel: name for name, channel in CHANNELS.items()}
 
 
 class _Fluid:
@@ -79,15 +100,17 @@ def _bind(lib, name, result, *args):
 
 
 class Player:
-    """One melody channel on FluidSynth, played by sequencer ticks.
+    """The band's channels on FluidSynth (the melody alone by default), played by sequencer ticks.
 
     `driver` is one of DRIVERS; `wav` is where the `file` driver writes. `on_note(event, late_ms)`
     is called from the audio thread as each note event plays (MIDI out, OSC); it must be quick.
+    `band`: the layers that play, each on its channel and program at its level (None: the melody
+    alone); `program`, when given, is the melody's.
     """
 
     def __init__(self, soundfont=None, driver: str = "file", wav: Path | None = None, sample_rate: int = 44100,
-                 program: int = 0, gain: float = 0.5, clock: Callable[[], float] = time.monotonic,
-                 on_note: Callable[[NoteEvent, int], None] | None = None):
+                 program: int | None = None, gain: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 on_note: Callable[[NoteEvent, int], None] | None = None, band: Band | None = None):
         if driver not in DRIVERS:
             raise ValueError(f"unknown audio driver {driver!r}; choose one of {', '.join(DRIVERS)}")
         if driver == "file" and wav is None:
@@ -100,18 +123,28 @@ class Player:
         sfid = self.synth.sfload(str(font))
         if sfid < 0:
             raise SynthError(f"fluidsynth could not load soundfont {font}")
-        self.synth.program_select(CHANNEL, sfid, 0, int(program))
+        band = band or Band()
+        self.band = band if program is None else band.with_program(int(program))
+        self.channels = {CHANNELS[name]: name for name in self.band.layers}  # channel -> layer, the melody first
+        self.levels = {name: self.band.part(name).level for name in self.band.layers}  # changed by set_level
+        for channel, name in self.channels.items():
+            if name == "drums":
+                self.synth.program_select(channel, sfid, DRUM_BANK, 0)
+            else:
+                self.synth.program_select(channel, sfid, 0, int(self.band.part(name).program))
         self.seq = fluidsynth.Sequencer(time_scale=TICKS_PER_SECOND, use_system_timer=False)
         self.seq.register_fluidsynth(self.synth)  # drives the sequencer by the synth's sample clock
         self._callback = self._fluid.callback_type(self._dispatched)  # kept: ctypes must not free it
         self._client = self._fluid.register_client(self.seq.sequencer, b"score-av", self._callback, None)
         self._lock = threading.RLock()
         self._pending: dict[int, NoteEvent] = {}   # id -> event scheduled and not yet dispatched
-        self._sounding: set[int] = set()           # pitches struck and not yet ended (the audio thread's)
+        self._sounding: dict[int, set[int]] = {c: set() for c in self.channels}  # channel -> pitches struck and
+                                                   # not yet ended (the audio thread's)
+        self.notes_played = {name: 0 for name in self.levels}  # note-ons played, per layer
         self._next_id = 1
         self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - tick scheduled (the latest)
         self.off_grid_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on struck off the grid: tick - grid tick
-        self.off_grid = 0               # note-ons struck off the grid on purpose (all of them, not only the latest)
+        self.off_grid = 0               # melody note-ons struck off the grid on purpose (all of them, not only the latest)
         self.underruns = 0
         self.underrun_ticks: deque[int] = deque(maxlen=1000)  # when they happened (audio ms), the latest
         self._wav = WavWriter(wav, sample_rate) if driver == "file" else None
@@ -121,6 +154,8 @@ class Player:
         self._started_at: float | None = None   # wall time at which audio tick 0 is heard
         self._volume = 1.0
         self._muted = False
+        self._apply_volume([c for c in self.channels if c != CHANNEL])  # the layers at their levels from the start
+                                                   # (the melody's keeps FluidSynth's own until a volume is set)
 
     # --- clock -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -157,20 +192,29 @@ class Player:
 
     # --- scheduling --------------------------------------------------------------------------
     def schedule(self, events: list[NoteEvent]) -> None:
+        """Schedule `events` (any of them already due play at once, and count as late)."""
         with self._lock:
+            now = self.tick()
             for event in events:
-                self._send(event)
+                self._send(event, max(event.tick, now))
 
     def replace_from(self, tick: int, events: list[NoteEvent]) -> None:
         """Take back every scheduled event at or after `tick` and schedule `events` instead (any of them
-        already due play at once). A note struck before `tick` whose note-off is taken back ends when
-        the next note starts (`_dispatched`)."""
+        already due play at once). A melody note struck before `tick` whose note-off is taken back ends
+        when the next note starts (`_dispatched`), or by its note-off among `events`; on the layers'
+        channels, each note whose note-off is taken back ends at `tick` - 1 (a note-off for a pitch
+        no longer sounding then is dropped), so nothing hangs whatever `events` strike."""
         with self._lock:
             self._fluid.remove_events(self.seq.sequencer, -1, self._client, -1)
             now = self.tick()
             left, self._pending = self._pending, {}  # nothing removed can be dispatched any more
-            kept = [e for e in left.values() if e.tick < tick]
-            for event in kept + events:
+            ended = {(e.channel, e.pitch) for e in left.values() if e.tick >= tick and not e.velocity and e.channel != CHANNEL}
+            end_at = max(tick - 1, now)
+            # kept: what comes before `tick`, but a layer's note that would start as (or after) it is ended
+            kept = [e for e in left.values() if e.tick < tick and
+                    not (e.velocity and e.tick >= end_at and (e.channel, e.pitch) in ended)]
+            ends = [NoteEvent(end_at, pitch, 0, end_at, channel=channel) for channel, pitch in sorted(ended)]
+            for event in kept + ends + events:
                 self._send(event, max(event.tick, now))  # one due already plays at once, and counts as late
 
     def _send(self, event: NoteEvent, at: int | None = None) -> None:
@@ -182,33 +226,39 @@ class Player:
     def _dispatched(self, time_tick, event, seq, data) -> None:
         """The sequencer calls this from the audio rendering at each event's tick: play the note.
 
-        The melody is one voice, and what is sounding is known here, where notes are played: a note
-        that starts ends any still sounding (its note-off was taken back by `replace_from`, or comes
-        in the same millisecond, which the sequencer may play in either order), and a note-off for a
-        pitch not sounding is dropped. So nothing hangs and nothing is ended twice on MIDI out or in
-        the synth, however late an answer to the picture comes."""
+        The melody is one voice, and so is the bass, and what is sounding is known here, where notes
+        are played: a note that starts ends any still sounding on its channel (its note-off was taken
+        back by `replace_from`, or comes in the same millisecond, which the sequencer may play in
+        either order). On the polyphonic channels (chords, drums) a note-on ends only the same pitch
+        if it still sounds. A note-off for a pitch not sounding is dropped. So nothing hangs and
+        nothing is ended twice on MIDI out or in the synth, however late an answer to the picture comes."""
         note = self._pending.pop(int(self._fluid.event_get_data(event) or 0), None)  # atomic: no lock here
         if note is None:
             return
+        sounding = self._sounding.get(note.channel)
+        if sounding is None:  # a channel no layer plays on
+            return
         late = int(time_tick) - note.tick
         if note.velocity > 0:
-            for pitch in sorted(self._sounding):
+            ending = sorted(sounding) if note.channel in ONE_VOICE else [note.pitch] if note.pitch in sounding else []
+            for pitch in ending:
                 self._play(replace(note, pitch=pitch, velocity=0, length_ms=0), late)
             self.jitter_ms.append(late)
-            if note.tick != note.grid_tick:
+            self.notes_played[self.channels[note.channel]] += 1
+            if note.tick != note.grid_tick and note.channel == CHANNEL:
                 self.off_grid += 1
                 self.off_grid_ms.append(note.tick - note.grid_tick)
-        elif note.pitch not in self._sounding:
+        elif note.pitch not in sounding:
             return
         self._play(note, late)
 
     def _play(self, note: NoteEvent, late: int) -> None:
         if note.velocity > 0:
-            self.synth.noteon(CHANNEL, note.pitch, note.velocity)
-            self._sounding.add(note.pitch)
+            self.synth.noteon(note.channel, note.pitch, note.velocity)
+            self._sounding[note.channel].add(note.pitch)
         else:
-            self.synth.noteoff(CHANNEL, note.pitch)
-            self._sounding.discard(note.pitch)
+            self.synth.noteoff(note.channel, note.pitch)
+            self._sounding[note.channel].discard(note.pitch)
         if self.on_note is not None:
             try:
                 self.on_note(note, late)
@@ -217,6 +267,7 @@ class Player:
 
     # --- loudness ----------------------------------------------------------------------------
     def set_volume(self, volume: float) -> None:
+        """The master volume, 0..1: every layer's channel volume is its level times this."""
         self._volume = float(np.clip(volume, 0.0, 1.0))
         self._apply_volume()
 
@@ -224,23 +275,42 @@ class Player:
         self._muted = bool(muted)
         self._apply_volume()
 
-    def _apply_volume(self) -> None:
-        self.synth.cc(CHANNEL, 7, 0 if self._muted else int(round(127 * self._volume)))
+    def set_level(self, layer: str, level: float) -> None:
+        """One layer's level, 0..1 (0 mutes it): its channel's volume is the level times the master volume.
+        A ValueError for a layer that does not play."""
+        if layer not in self.levels:
+            raise ValueError(f"layer {layer!r} does not play; playing: {', '.join(self.levels)} "
+                             "(choose them with --layers or a preset)")
+        self.levels[layer] = float(np.clip(level, 0.0, 1.0))
+        self._apply_volume([CHANNELS[layer]])
+
+    def volume_of(self, channel: int) -> int:
+        """The CC 7 value of a channel in use: 0 when muted, else 127 x its layer's level x the volume."""
+        return 0 if self._muted else int(round(127 * self._volume * self.levels[self.channels[channel]]))
+
+    def _apply_volume(self, channels=None) -> None:
+        for channel in self.channels if channels is None else channels:
+            self.synth.cc(channel, 7, self.volume_of(channel))
 
     def expression(self, value: float) -> None:
-        """CC 11 (expression) at once, 0..1: what can answer the picture within one audio buffer."""
-        self.synth.cc(CHANNEL, 11, int(round(127 * float(np.clip(value, 0.0, 1.0)))))
+        """CC 11 (expression) at once on every channel in use, 0..1: what can answer the picture within
+        one audio buffer."""
+        value = int(round(127 * float(np.clip(value, 0.0, 1.0))))
+        for channel in self.channels:
+            self.synth.cc(channel, 11, value)
 
     def fade_out(self, seconds: float = 1.0, steps: int = 20) -> None:
         """Lower the volume to nothing over `seconds` of audio, then silence every note."""
-        start = self._volume
+        start = {channel: self.volume_of(channel) for channel in self.channels}
         for i in range(1, steps + 1):
-            self.synth.cc(CHANNEL, 7, int(round(127 * start * (1 - i / steps))))
+            for channel, value in start.items():
+                self.synth.cc(channel, 7, int(round(value * (1 - i / steps))))
             self._wait_audio(seconds / steps)
         with self._lock:
             self._fluid.remove_events(self.seq.sequencer, -1, self._client, -1)
             self._pending = {}
-        self.synth.cc(CHANNEL, 123, 0)
+        for channel in self.channels:
+            self.synth.cc(channel, 123, 0)
 
     def _wait_audio(self, seconds: float) -> None:
         """Wait until `seconds` more of audio has been rendered (the file driver may not be running)."""

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from modelkit.atomic import unwritable
+from score_av.band import CHANNELS
 from score_av.conductor import Conducting
 from score_av.models import Models
 from score_av.synth import find_soundfont
@@ -71,6 +72,9 @@ class Controls:
     def set_mute(self, muted: bool) -> None:
         self.run.player.set_mute(muted)
 
+    def set_layer(self, name: str, level: float) -> None:
+        self.run.player.set_level(name, level)  # a layer that does not play raises: OSC logs it
+
 
 class LiveRun:
     """`score-av live` as a library call: build with a LiveConfig, then `run(stop)`; returns the stats.
@@ -92,17 +96,18 @@ class LiveRun:
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
         self.models.music.prior(config.style)  # an unknown style: one line, before anything is opened
+        self.band = config.band()  # the layers that play, each on its channel and program at its level
         self.osc_out = OscOut(*parse_host_port(config.osc)) if config.osc else None  # an unknown host: one line
         self.osc_in = OscIn(Controls(self), *parse_host_port(config.osc_in)) if config.osc_in not in (None, "off") else None
         self.player: Player | None = None
         self.midi: MidiOut | None = None
         try:
-            self.player = Player(config.soundfont, config.audio_driver, config.wav, program=config.program,
-                                 clock=clock, on_note=self._note)
+            self.player = Player(config.soundfont, config.audio_driver, config.wav, clock=clock, on_note=self._note,
+                                 band=self.band)
             self.player.set_volume(config.volume)
             self.engine = LiveScore(self.models.music, self.models.video, self.player,
                                     LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key,
-                                                 conducting=Conducting(development=config.development)),
+                                                 conducting=Conducting(development=config.development), band=self.band),
                                     on_bar=self._bar, clock=clock)
             self.source = source or (FileSource(config.source, clock=clock) if config.source
                                      else CameraSource(config.camera))
@@ -128,9 +133,17 @@ class LiveRun:
     # --- callbacks from the other threads ------------------------------------------------------
     def _note(self, note: NoteEvent, late_ms: int) -> None:
         if self.midi is not None:
-            (self.midi.note_on(note.pitch, note.velocity) if note.velocity else self.midi.note_off(note.pitch))
+            (self.midi.note_on(note.pitch, note.velocity, note.channel) if note.velocity
+             else self.midi.note_off(note.pitch, note.channel))
         if self.osc_out is not None and note.velocity:
-            self.osc_out.send_note(note.pitch, note.velocity, note.length_ms / TICKS_PER_SECOND)
+            self.osc_out.send_note(note.pitch, note.velocity, note.length_ms / TICKS_PER_SECOND, note.layer)
+
+    def _midi_programs(self) -> None:
+        """Each layer's instrument on its channel, on MIDI out before any note (the drums' is channel 10's kit)."""
+        if self.midi is not None:
+            for name in self.band.layers:
+                if name != "drums":
+                    self.midi.program(self.band.part(name).program, CHANNELS[name])
 
     def _bar(self, index: int, code: np.ndarray, tokens: np.ndarray) -> None:
         self._recent = (self._recent + [tokens])[-4:]
@@ -160,6 +173,7 @@ class LiveRun:
         if threading.current_thread() is threading.main_thread():
             handle_signals(stop)
         until = self.clock() + self.config.duration if self.config.duration > 0 else None
+        self._midi_programs()
         self.player.start()
         engine = threading.Thread(target=self.engine.run, args=(stop, until), name="live-engine", daemon=True)
         engine.start()
@@ -172,8 +186,8 @@ class LiveRun:
                 log.warning("OSC in is off: %s", exc)
                 self.osc_in = None
         self.heartbeat.ready()
-        log.info("live: %s, %s audio, %g bpm", self.config.source or f"camera {self.config.camera}",
-                 self.config.audio_driver, self.config.bpm)
+        log.info("live: %s, %s audio, %g bpm, %s", self.config.source or f"camera {self.config.camera}",
+                 self.config.audio_driver, self.config.bpm, " + ".join(self.band.layers))
         shown, trimmed = 0.0, self.clock()
         try:
             while not stop.is_set() and (until is None or self.clock() < until) and engine.is_alive():
@@ -219,7 +233,9 @@ class LiveRun:
         return {"source": self.config.source or f"camera {self.config.camera}",
                 "audio_driver": self.config.audio_driver, "bpm": self.engine.settings.bpm,
                 "frames_in": cap.frames_in, "frames_encoded": c.frames_encoded, "bars_played": c.bars_played,
-                "notes_played": len(jitter), **self.engine.change_figures(),
+                "notes_played": len(jitter), "layers": list(self.band.layers),
+                "layer_levels": dict(self.player.levels), "notes_by_layer": dict(self.player.notes_played),
+                "layers_ms_per_bar": spread(c.layers_ms), **self.engine.change_figures(),
                 "note_jitter_ms": spread(jitter), "answers_off_the_grid": self.player.off_grid,
                 "answers_off_the_grid_ms": spread(self.player.off_grid_ms), "audio_underruns": self.player.underruns,
                 "audio_underruns_at_s": [round(t / TICKS_PER_SECOND, 1) for t in self.player.underrun_ticks],

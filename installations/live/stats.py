@@ -1,6 +1,7 @@
 """What a live run measured, as the issue and a gallery technician want it: `--stats FILE.json`.
 
-Frames in and encoded, bars played, every change in the picture and how it ended (answered,
+Frames in and encoded, bars played, the layers that play (their levels, notes played, and the time
+making each bar's layers took on the engine's thread), every change in the picture and how it ended (answered,
 deferred, merged, withdrawn: engine.py), the latency from each change answered to the first
 changed note heard (n, median, p95 and max) and from each change to the expression change heard,
 the jitter of every note (how far from the tick it was scheduled for the sequencer played it), the

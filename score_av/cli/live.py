@@ -5,6 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..band import LAYERS, preset_names
 from ..models import MUSIC_MODEL
 
 EXAMPLES = """\
@@ -14,6 +15,7 @@ examples:
                                                         try it without a camera or sound card
   score-av live --camera 1 --midi-out score-av --osc 127.0.0.1:9000 --fullscreen
   score-av live --config /etc/score-av/live.toml        an installation's settings (installations/live.example.toml)
+  score-av live --preset folk --layers melody,bass,drums   a band under the melody, each layer on its own channel
 
 How it answers: each frame is encoded as it comes and placed in the music model's space by
 running statistics. Bar k+1 is decoded while bar k plays. When the picture changes, the rest of
@@ -25,8 +27,9 @@ A camera not there at start-up is waited for (said once in the log); a --source 
 opened at start-up is an error (exit status 2) unless --wait-for-source.
 
 OSC in (127.0.0.1:9001 unless --osc-in says otherwise): /score-av/tempo BPM, /score-av/model NAME,
-/score-av/style NAME, /score-av/volume 0-1, /score-av/mute 0|1. OSC out (--osc): /score-av/code,
-/score-av/bar, /score-av/note, /score-av/state. Under systemd: installations/score-av-live.service.
+/score-av/style NAME, /score-av/volume 0-1, /score-av/mute 0|1, /score-av/layer LAYER 0-1 (0 mutes
+it). OSC out (--osc): /score-av/code, /score-av/bar, /score-av/note (pitch, velocity, seconds,
+layer), /score-av/state. Under systemd: installations/score-av-live.service.
 """
 
 
@@ -56,7 +59,14 @@ def register(sub) -> None:
     p.add_argument("--stats", type=Path, metavar="FILE.json", help="write what was measured (kept up to date while running)")
     p.add_argument("--log", type=Path, metavar="FILE", help="log file, rotated (default: stderr only)")
     p.add_argument("--soundfont", metavar="SF2", help="soundfont (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
-    p.add_argument("--program", type=int, metavar="0-127", help="General MIDI program (default: 0, piano)")
+    p.add_argument("--program", type=int, metavar="0-127",
+                   help="the melody's General MIDI program (default: the preset's, else 0, piano)")
+    p.add_argument("--preset", metavar="NAME|FILE.toml",
+                   help=f"a band: {', '.join(preset_names())} (shipped), or a TOML file with one table per layer, "
+                        "as render's; --layers and --program win over it (default: the melody alone)")
+    p.add_argument("--layers", metavar="LIST",
+                   help=f"the layers that play, comma-separated, from {', '.join(LAYERS)} (the melody always), "
+                        "each on its own MIDI channel (default: the preset's, else melody)")
     p.add_argument("--key", help='"auto" (from the colour of the first bar), "none" or e.g. "D major" (default: auto)')
     p.add_argument("--no-development", dest="development", action="store_const", const=False, default=None,
                    help="a held look repeats its bar (default: it grows a phrase around it, as render's)")
