@@ -15,7 +15,7 @@ the grid on purpose, underruns, and the CPU share of the two cores. The referenc
 run: the CPU share of only reading the same file in real time (decode and pace, nothing else),
 and one sixteenth note, the grid a note waits for.
 
-    python bench/live_latency.py [--seconds 120] [--model vae] [--clip PATH]
+    python bench/live_latency.py [--seconds 120] [--model vae] [--clip PATH] [--layers LIST] [--preset NAME]
 """
 from __future__ import annotations
 
@@ -79,6 +79,8 @@ def main() -> int:
     ap.add_argument("--model", default=MUSIC_MODEL, help=f"the music model (default: {MUSIC_MODEL})")
     ap.add_argument("--clip", type=Path, help="play this clip as it is, looping " +
                     CLIP_HELP.format(default=f"{PERSON.name} then the demo clip at 640x480, 30 fps"))
+    ap.add_argument("--layers", help="the band's layers, as `score-av live --layers` (default: the melody alone)")
+    ap.add_argument("--preset", help="a band preset, as `score-av live --preset`")
     args = ap.parse_args()
     from installations.live.config import read_config
     from installations.live.runner import LiveRun
@@ -88,7 +90,7 @@ def main() -> int:
     reference = read_only_cpu(clip, min(20.0, args.seconds))
     wav = CACHE / "live-latency.wav"
     config = read_config(None, dict(source=str(clip), model=args.model, audio_driver="file", wav=wav,
-                                    duration=args.seconds, osc_in="off"))
+                                    duration=args.seconds, osc_in="off", layers=args.layers, preset=args.preset))
     figures = LiveRun(config).run(threading.Event())
     samples = figures.pop("samples")
     figures.pop("hourly", None)
@@ -97,7 +99,8 @@ def main() -> int:
     shown = "as it is" if args.clip else f"{SIZE[0]}x{SIZE[1]}, {FPS} fps"
     over = lambda ms: round(ms / sixteenth_ms, 2) if ms is not None else None
     print(json.dumps({
-        "clip": f"{clip.name} ({shown}, looping)", "seconds": args.seconds, **figures,
+        "clip": f"{clip.name} ({shown}, looping)", "seconds": args.seconds, "layers_asked": args.layers,
+        "preset": args.preset, **figures,
         "reference": {"cpu_share_of_all_cores_reading_the_file_only": round(reference, 3),
                       "sixteenth_note_ms": sixteenth_ms},
         "cpu_live_over_reading_only": round(figures["cpu_share_of_all_cores"] / max(reference, 1e-9), 2),

@@ -50,7 +50,7 @@ RUNS = {  # label: (options, what --help claims)
     "--model flat": ({"model": "flat"}, "the flat music model"),
     "--model musae --style irish": ({"model": "musae", "style": "irish"}, "music from the Irish region"),
     "--keep-audio": ({"keep_audio": True}, "the clip's own sound kept as a second track"),
-    "--preset folk": ({"preset": "folk"}, "a band: fiddle, bass, guitar chords, light drums; the melody the same"),
+    "--preset none": ({"preset": "none"}, "the melody alone, on the piano: the same melody without the band"),
 }
 
 

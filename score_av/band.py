@@ -15,8 +15,9 @@ layer:
     pattern = "half" # how the chords are struck: block (once a bar), half (beats 1 and 3), beats
 
 What the command line says wins over the preset: `--layers` chooses the layers that play,
-`--program` the melody's instrument. Without a preset and without `--layers` the melody plays
-alone, on the piano, as it always has.
+`--program` the melody's instrument. `render` and `batch` play DEFAULT_PRESET (`folk`) unless told
+otherwise; `--preset none` is the melody alone on the piano (and `live`'s default: an
+installation chooses its band in its config).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ CHANNELS = {"melody": 0, "harmony": 1, "bass": 2, "drums": 9}  # MIDI channels (
 PRESETS = Path(__file__).parent / "presets"
 KEYS = {"on", "program", "level", "pattern"}
 NONE = "none"           # the preset of no band: the melody alone, on the piano
+DEFAULT_PRESET = "folk"  # what `score-av render` plays unless told: the idiom the default music model learned
 
 
 @dataclass(frozen=True)

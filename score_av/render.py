@@ -18,7 +18,7 @@ from . import synth
 from .conductor import THEME_RADIUS, VELOCITY, Conducting
 from .errors import ScoreAVError
 from .arrangement import arrange, stems
-from .band import Band, band_for
+from .band import DEFAULT_PRESET, Band, band_for
 from .key import Key
 from .mapping import STEADY
 from .models import MUSIC_MODEL, Models
@@ -52,7 +52,7 @@ class RenderOptions:
     development: bool = True            # a held look grows a phrase (inpainted bars), not a loop
     bridge_cuts: bool = False           # the bar before each cut inpainted between the two shots
     layers: tuple[str, ...] | None = None  # the band's layers: melody, bass, harmony, drums (None: the preset's)
-    preset: str | None = None           # a band preset by name or TOML file (band.py); None: the melody alone
+    preset: str | None = DEFAULT_PRESET  # a band preset by name or TOML file (band.py); "none" or None: the melody alone
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much

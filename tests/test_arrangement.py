@@ -33,7 +33,8 @@ def test_layers_are_checked_and_the_melody_always_plays():
 
 
 def test_a_band_render_writes_one_named_track_per_layer_and_keeps_the_melody(models, cut_clip, tmp_path):
-    alone = render_clip(cut_clip, tmp_path / "alone.mp4", RenderOptions(midi=tmp_path / "alone.mid"), models=models)
+    alone = render_clip(cut_clip, tmp_path / "alone.mp4", RenderOptions(preset="none", midi=tmp_path / "alone.mid"),
+                        models=models)
     band = render_clip(cut_clip, tmp_path / "band.mp4",
                        RenderOptions(midi=tmp_path / "band.mid", layers=("melody", "harmony", "drums")), models=models)
     assert np.array_equal(alone.score.bars, band.score.bars)

@@ -45,14 +45,16 @@ def silent_clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def plain(models, clip, tmp_path_factory):
-    """The clip rendered with no options but the extra outputs (which change nothing of the music)."""
+    """The clip rendered with no options but the extra outputs (which change nothing of the music), the
+    melody alone: what each option does to the melody is heard best without the band over it."""
     folder = tmp_path_factory.mktemp("plain")
-    options = RenderOptions(midi=folder / "plain.mid", wav=folder / "plain.wav")
+    options = RenderOptions(preset="none", midi=folder / "plain.mid", wav=folder / "plain.wav")
     return render_clip(clip, folder / "plain.mp4", options, models=models)
 
 
 def render(models, clip, tmp_path, **options):
-    return render_clip(clip, tmp_path / "out.mp4", RenderOptions(**options), models=models)
+    """The clip rendered with these options, the melody alone unless a preset is given."""
+    return render_clip(clip, tmp_path / "out.mp4", RenderOptions(**{"preset": "none", **options}), models=models)
 
 
 def changes(result) -> float:
@@ -144,13 +146,17 @@ def test_a_seed_and_the_bpm_give_other_music(models, clip, tmp_path, plain):
     assert len(slow.score.bars) == 8 and len(plain.score.bars) == 16
 
 
-def test_program_names_the_instrument_in_the_midi(models, clip, tmp_path):
-    result = render(models, clip, tmp_path, program=40, midi=tmp_path / "m.mid")
+def test_program_names_the_melody_instrument_in_the_midi(models, clip, tmp_path):
     import mido
 
-    programs = [m.program for track in mido.MidiFile(tmp_path / "m.mid").tracks for m in track
-                if m.type == "program_change"]
-    assert programs == [40] and result.written[1] == tmp_path / "m.mid"
+    result = render(models, clip, tmp_path, program=71, preset="folk", midi=tmp_path / "m.mid")
+    programs = {t.name: [m.program for m in t if m.type == "program_change"]
+                for t in mido.MidiFile(tmp_path / "m.mid").tracks}
+    assert programs["melody"] == [71] and result.written[1] == tmp_path / "m.mid"
+    assert programs["bass"] == [32] and programs["harmony"] == [24]  # the default band (folk) plays under it
+    render(models, clip, tmp_path, program=40, preset="none", midi=tmp_path / "alone.mid")
+    alone = mido.MidiFile(tmp_path / "alone.mid")
+    assert len(alone.tracks) == 1 and [m.program for m in alone.tracks[0] if m.type == "program_change"] == [40]
 
 
 def test_the_music_model_and_its_style_are_used(models, clip, tmp_path, plain):

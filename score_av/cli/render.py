@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..band import parse_layers, preset_names
+from ..band import DEFAULT_PRESET, NONE, parse_layers, preset_names
 from ..render import RenderOptions, render_clip
 from .common import BarProgress, add_model_option, add_style_option, summary
 
@@ -58,7 +58,8 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="pick another rotation from picture to music space (default: none, the identity)")
     p.add_argument("--program", type=int, default=None, choices=range(128), metavar="0-127",
-                   help="General MIDI program for the melody (default: the preset's, else 0, piano)")
+                   help="General MIDI program for the melody (default: the preset's: 40, violin, in folk; "
+                        "0, piano, with --preset none)")
     p.add_argument("--soundfont", type=Path, metavar="SF2",
                    help="soundfont (default: $SCORE_AV_SOUNDFONT, then a GM font on the system)")
     p.add_argument("--keep-audio", action="store_true",
@@ -98,16 +99,18 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
                        help="the last bar before each cut is inpainted between the shot before and the shot "
                             "after, so the music leans into the cut; the cut is still heard at its bar line "
                             "(default: off; the report marks bridges)")
-    band = p.add_argument_group("the band: layers under the melody (default: the melody alone)")
-    band.add_argument("--preset", metavar="NAME|FILE.toml",
-                      help=f"a band: {', '.join(preset_names())} (shipped), or a TOML file with one table per layer "
-                           "([bass] program = 32, level = 0.8, on = true); --layers and --program win over it")
+    band = p.add_argument_group(f"the band: layers under the melody (default: the {DEFAULT_PRESET} preset)")
+    band.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME|FILE.toml",
+                      help=f"a band: {', '.join(preset_names())} (shipped; default: {DEFAULT_PRESET}: fiddle, "
+                           f"acoustic bass, guitar chords, a light kit), {NONE} (the melody alone, on the piano), or "
+                           "a TOML file with one table per layer ([bass] program = 32, level = 0.8, on = true); "
+                           "--layers and --program win over it")
     band.add_argument("--layers", default=None, metavar="LIST",
                       help="the layers that play, comma-separated: melody (always), bass (a bass model under the "
                            "melody and its chords: the picture's brightness moves its register, its motion how many "
                            "notes it plays), harmony (chords for the melody, comped in the middle register), drums "
                            "(a GM kit whose groove follows the motion, fills at phrase ends and before cuts); one "
-                           "MIDI track per layer, mixed in the clip (default: the preset's, else melody)")
+                           "MIDI track per layer, mixed in the clip (default: the preset's)")
     music.add_argument("--themes", type=float, default=1.0, metavar="R",
                        help="when the picture comes back to a look already scored (its code within R), its bar "
                             "comes back note for note (default: 1.0; 0 = off)")
