@@ -26,13 +26,19 @@ $(STAMP): pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip uninstall -q -y opencv-python-headless 2>/dev/null || true  # replaced by opencv-contrib-python-headless (same cv2)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 demo: setup
 	$(VENV)/bin/score-av demo
 
+# Chromium for the status page's browser test (tests/test_live_status.py), where apt can install it;
+# without it that one test is skipped with the reason.
 test: setup
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium could not be installed: the status page's browser test is skipped"
 	$(PY) -m pytest -q
 
 # The benchmarks that score real footage take one real clip: `make bench CLIP=path/to/clip.mp4` (any

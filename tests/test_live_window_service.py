@@ -26,7 +26,7 @@ from score_av.models import MUSIC_MODEL
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
                "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "layers", "preset",
-               "key", "development", "seed", "volume"}
+               "key", "development", "seed", "volume", "status", "status_token", "status_show_frames"}
 
 
 def _frame(h: int = 270, w: int = 480) -> np.ndarray:
@@ -320,11 +320,11 @@ def test_example_config_parses_with_exactly_the_options():
     underscores), and it reads back as a valid config."""
     from dataclasses import fields
 
-    from installations.live.config import LiveConfig, read_config
+    from installations.live.config import LiveConfig, _flatten_status, read_config
     from score_av.cli import build_parser
 
     path = ROOT / "installations" / "live.example.toml"
-    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    config = _flatten_status(path, tomllib.loads(path.read_text(encoding="utf-8")))  # [status] address: status, ...
     assert set(config) == CONFIG_KEYS == {f.name for f in fields(LiveConfig)}
     live = build_parser()._subparsers._group_actions[0].choices["live"]
     options = {a.dest for a in live._actions} - {"help", "config"}

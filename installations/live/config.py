@@ -17,6 +17,7 @@ from score_av.models import MUSIC_MODEL
 
 from .osc import OscConfigError, parse_host_port
 from .player import DRIVERS
+from .status import StatusAddressError, is_loopback, parse_address
 
 
 class LiveConfigError(ScoreAVError):
@@ -48,6 +49,9 @@ class LiveConfig:
     development: bool = True         # a held look grows a phrase (the conductor's development), not a loop
     seed: int | None = None
     volume: float = 0.8
+    status: str | None = None        # HOST:PORT of the status page ([status] address); None: no page
+    status_token: str | None = None  # the token the page needs when bound beyond 127.0.0.1 ([status] token)
+    status_show_frames: bool = False  # the page shows a small recent frame ([status] show_frames): visitors are filmed
 
     def checked(self) -> "LiveConfig":
         """The values, each checked on its own (one LiveConfigError line naming the setting); what
@@ -78,6 +82,14 @@ class LiveConfig:
                     parse_host_port(value)
                 except OscConfigError as exc:
                     raise LiveConfigError(f"{name}: {exc}") from None
+        if self.status is not None:
+            try:
+                host, _ = parse_address(self.status)
+            except StatusAddressError as exc:
+                raise LiveConfigError(f"status: {exc}") from None
+            if not is_loopback(host) and not self.status_token:
+                raise LiveConfigError(f"status {self.status}: bound beyond this machine the status page needs a "
+                                      "token (--status-token, token in [status]); or bind it to 127.0.0.1")
         if self.wav is not None and self.audio_driver != "file":
             raise LiveConfigError(f"wav {self.wav}: only the file audio driver writes a WAV "
                                   f"(audio_driver = \"file\", --audio-driver file); the {self.audio_driver} "
@@ -129,6 +141,21 @@ def _value(name: str, raw):
         raise LiveConfigError(f"{name} = {raw!r}: expected {expected}") from None
 
 
+STATUS_TABLE = {"address": "status", "token": "status_token", "show_frames": "status_show_frames"}
+
+
+def _flatten_status(path: Path, data: dict) -> dict:
+    """A `[status]` table (address, token, show_frames) as the settings status, status_token, status_show_frames."""
+    table = data.get("status")
+    if not isinstance(table, dict):
+        return data
+    unknown = sorted(set(table) - set(STATUS_TABLE))
+    if unknown:
+        raise LiveConfigError(f"{path}: unknown setting {', '.join('status.' + k for k in unknown)}; "
+                              f"known in [status]: {', '.join(STATUS_TABLE)}")
+    return {**{k: v for k, v in data.items() if k != "status"}, **{STATUS_TABLE[k]: v for k, v in table.items()}}
+
+
 def read_config(path: Path | None, overrides: dict | None = None) -> LiveConfig:
     """The settings of `path` (TOML; None: the defaults), with the options given on the command line
     (`overrides`: name -> value, None for not given) on top."""
@@ -140,6 +167,7 @@ def read_config(path: Path | None, overrides: dict | None = None) -> LiveConfig:
             raise LiveConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise LiveConfigError(f"{path}: not valid TOML ({exc})") from None
+        data = _flatten_status(path, data)
         unknown = sorted(set(data) - set(_TYPES))
         if unknown:
             raise LiveConfigError(f"{path}: unknown setting {', '.join(unknown)}; known: {', '.join(_TYPES)}")

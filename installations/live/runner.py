@@ -3,7 +3,9 @@
 Threads: the capture (capture.py) reads the camera or file and hands each frame to the engine
 (engine.py), which encodes it and schedules bars on the player (player.py), whose audio runs on
 FluidSynth's driver or the file driver. The OSC server (osc.py) takes controls. The main thread
-only keeps house: the window, the heartbeat, the stats file. None of them times a note.
+only keeps house: the window, the heartbeat, the stats file, and the status page's snapshot, which
+the status server (status.py, its own thread) serves without touching the audio. None of them
+times a note.
 
 A part that the machine cannot give (no MIDI system, no display, no OSC port) is said once and
 left out; the music goes on. A stop (SIGINT, SIGTERM, --duration, the window's q) fades the audio
@@ -38,6 +40,7 @@ from .osc import OscIn, OscOut, parse_host_port
 from .player import TICKS_PER_SECOND, NoteEvent, Player
 from .service import Heartbeat, handle_signals, limit_malloc_arenas, release_free_memory
 from .stats import LiveStats, spread
+from .status import RecentErrors, StatusAddressError, StatusServer
 from .window import Window, draw
 
 log = logging.getLogger("score_av.live")
@@ -47,6 +50,10 @@ HOUSEKEEPING = 0.02   # seconds between the main thread's rounds (window, heartb
 FADE_SECONDS = 1.0
 NOTICE_SECONDS = 1.5  # a camera that gives no frame, or the same picture, this long is lost: noticed within 2 s
 TRIM_SECONDS = 60.0   # between returns of glibc's free pages to the system (flat memory over weeks)
+STATUS_EVERY = 0.25   # seconds between the status page's snapshots (the page polls every second)
+FRAME_HEALTHY = 2.0   # /healthz: a frame within this many seconds ...
+AUDIO_HEALTHY = 1.0   # ... and the audio clock moved within this many
+THUMB_WIDTH = 320     # the status page's recent frame (show_frames), kept at most twice a second
 
 
 @dataclass
@@ -92,6 +99,25 @@ class LiveRun:
                  clock: Callable[[], float] = time.monotonic, midi_port: Port | None = None):
         self.config, self.clock = config, clock
         waiting = check_startable(config, check_source=source is None)
+        self.status_server: StatusServer | None = None
+        if config.status is not None:  # bound now: a port in use is one line, before anything else is opened
+            try:
+                self.status_server = StatusServer(config.status, self.status, self.health, self._thumbnail,
+                                                  token=config.status_token, show_frames=config.status_show_frames)
+            except StatusAddressError as exc:
+                raise LiveConfigError(f"status {exc}") from None
+        try:
+            self._build(config, models, source, midi_port)
+        except BaseException:
+            if self.status_server is not None:
+                self.status_server.close()
+            raise
+        if waiting:
+            log.warning("source %s; waiting for it (wait_for_source), the music drifts meanwhile", waiting)
+
+    def _build(self, config: LiveConfig, models: Models | None, source: FrameSource | None,
+               midi_port: Port | None) -> None:
+        clock = self.clock
         limit_malloc_arenas()  # before any of its threads start: flat memory over weeks
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
@@ -124,11 +150,16 @@ class LiveRun:
             if self.osc_out is not None:
                 self.osc_out.close()
             raise
-        if waiting:
-            log.warning("source %s; waiting for it (wait_for_source), the music drifts meanwhile", waiting)
         self._frame: np.ndarray | None = None
         self._recent: list[np.ndarray] = []
-        self._camera_state = "starting"
+        self._camera_state, self._camera_why = "starting", "no frame yet"
+        # the status page's figures: a snapshot the main thread refreshes, read by the server's thread
+        self._snapshot: dict = {}
+        self._frame_at: float | None = None          # when the last frame came (the capture thread sets it)
+        self._tick_seen, self._tick_moved_at = -1, None  # the audio clock, as the main thread last saw it move
+        self._thumb: np.ndarray | None = None
+        self._thumb_at = -1e9
+        self.errors = RecentErrors()
 
     # --- callbacks from the other threads ------------------------------------------------------
     def _note(self, note: NoteEvent, late_ms: int) -> None:
@@ -152,7 +183,7 @@ class LiveRun:
             self.osc_out.send_bar(index, tokens)
 
     def _camera(self, state: str, why: str) -> None:
-        self._camera_state = state
+        self._camera_state, self._camera_why = state, why
         self.engine.camera_state(state, why)
         if self.osc_out is not None:
             self.osc_out.send_state(state)
@@ -163,6 +194,12 @@ class LiveRun:
         they fragment glibc's heap and the memory creeps up over a long run)."""
         if self.window.is_open:
             self._frame = frame
+        self._frame_at = self.clock()
+        if self.config.status_show_frames and self._frame_at - self._thumb_at >= 0.5:
+            self._thumb_at = self._frame_at
+            h, w = frame.shape[:2]
+            self._thumb = cv2.resize(frame, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))),
+                                     interpolation=cv2.INTER_AREA)
         size = self.models.video.image_size
         self.engine.add_frame(t, cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA))
 
@@ -188,10 +225,22 @@ class LiveRun:
         self.heartbeat.ready()
         log.info("live: %s, %s audio, %g bpm, %s", self.config.source or f"camera {self.config.camera}",
                  self.config.audio_driver, self.config.bpm, " + ".join(self.band.layers))
-        shown, trimmed = 0.0, self.clock()
+        if self.status_server is not None:
+            logging.getLogger("score_av.live").addHandler(self.errors)
+            self._refresh_status()
+            self.status_server.start()
+            log.info("status page: %s", self.status_server.url)
+        shown, trimmed, refreshed = 0.0, self.clock(), self.clock()
         try:
             while not stop.is_set() and (until is None or self.clock() < until) and engine.is_alive():
                 stop.wait(HOUSEKEEPING)
+                if self.status_server is not None:
+                    tick = self.player.tick()
+                    if tick != self._tick_seen:
+                        self._tick_seen, self._tick_moved_at = tick, self.clock()
+                    if self.clock() - refreshed >= STATUS_EVERY:
+                        refreshed = self.clock()
+                        self._refresh_status()
                 if self.heartbeat.due():
                     self.heartbeat.beat()
                 if self.clock() - trimmed >= TRIM_SECONDS:
@@ -216,6 +265,9 @@ class LiveRun:
                     (part.stop if isinstance(part, OscIn) else part.close)()
             self.window.close()
             self.heartbeat.close()
+            if self.status_server is not None:
+                self.status_server.close()
+                logging.getLogger("score_av.live").removeHandler(self.errors)
         return figures
 
     def _show(self) -> None:
@@ -226,6 +278,45 @@ class LiveRun:
         path = np.asarray(self.engine.path)[:, :2] if self.engine.path else np.zeros((0, 2))
         status = f"{self.engine.settings.bpm:g} bpm  bar {bar.index if bar else 0}  camera: {self._camera_state}"
         self.window.show(draw(self._frame, path, self._recent, step, status))
+
+    # --- the status page (status.py) ---------------------------------------------------------
+    def _refresh_status(self) -> None:
+        """On the main thread: the figures the status page shows, gathered once for all its requests."""
+        bar = self.engine.bars[-1] if self.engine.bars else None
+        latency = spread(self.engine.counters.latency_ms)["p95"]
+        camera = self._camera_state
+        if camera == "lost" and self._camera_why.startswith("frozen"):
+            camera = "frozen"
+        elif camera == "starting":
+            camera = "lost"  # no frame yet
+        self._snapshot = {
+            "camera": camera, "camera_why": self._camera_why, "people": None,  # None until a presence detector
+            "key": str(self.engine.key) if self.engine.key is not None else None,
+            "bar": bar.index if bar is not None else None, "bpm": self.engine.settings.bpm,
+            "latency_ms": latency, "underruns": self.player.underruns, **self.stats.latest(),
+            "errors": self.errors.lines(),
+            "layers": [{"name": name, "level": round(float(self.player.levels.get(name, 1.0)), 3)}
+                       for name in self.band.layers],
+            "last_bars": [np.asarray(tokens).reshape(-1).tolist() for tokens in self._recent]}
+
+    def status(self) -> dict:
+        """The status page's figures: the latest snapshot (any thread; nothing here touches the audio)."""
+        return self._snapshot
+
+    def health(self) -> str | None:
+        """/healthz: None while frames arrive and the audio flows, else why not (any thread)."""
+        now = self.clock()
+        if self._frame_at is None:
+            return f"no frame yet (camera {self._camera_state}: {self._camera_why})"
+        if now - self._frame_at > FRAME_HEALTHY:
+            return f"no frame for {now - self._frame_at:.1f} s (camera {self._camera_state}: {self._camera_why})"
+        if self._tick_moved_at is None or now - self._tick_moved_at > AUDIO_HEALTHY:
+            still = "not started" if self._tick_moved_at is None else f"still for {now - self._tick_moved_at:.1f} s"
+            return f"the audio clock is {still}"
+        return None
+
+    def _thumbnail(self) -> np.ndarray | None:
+        return self._thumb
 
     def figures(self) -> dict:
         c, cap = self.engine.counters, self.capture.counters

@@ -71,6 +71,16 @@ class LiveStats:
         if self.path is not None and now - self._last_write >= self.every:
             self.write()
 
+    def latest(self) -> dict:
+        """CPU (share of all cores) and memory now, for the status page: the last sample's CPU
+        (since the start until there is one) and the resident memory now."""
+        if self.samples:
+            cpu = self.samples[-1]["cpu_share_of_all_cores"]
+        else:
+            cpu = round((self._cpu_seconds() - self._cpu0) / max(self.clock() - self.started, 1e-9) / self.cores, 3)
+        return {"cpu": cpu, "rss_mb": round(self.process.memory_info().rss / 2 ** 20, 1),
+                "uptime_s": round(self.clock() - self.started, 1)}
+
     def summary(self) -> dict:
         now = self.clock()
         wall = max(now - self.started, 1e-9)

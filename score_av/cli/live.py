@@ -30,6 +30,10 @@ OSC in (127.0.0.1:9001 unless --osc-in says otherwise): /score-av/tempo BPM, /sc
 /score-av/style NAME, /score-av/volume 0-1, /score-av/mute 0|1, /score-av/layer LAYER 0-1 (0 mutes
 it). OSC out (--osc): /score-av/code, /score-av/bar, /score-av/note (pitch, velocity, seconds,
 layer), /score-av/state. Under systemd: installations/score-av-live.service.
+
+Status page (--status 127.0.0.1:8080): the camera, key, bar, tempo, the last bars, latency, underruns,
+CPU, memory and the last errors, updated every second; /status.json for scripts, /healthz (200 while
+frames arrive and the audio flows, else 503 and why). Bound beyond 127.0.0.1 it needs --status-token.
 """
 
 
@@ -72,6 +76,12 @@ def register(sub) -> None:
                    help="a held look repeats its bar (default: it grows a phrase around it, as render's)")
     p.add_argument("--seed", type=int, help="another rotation from picture to music space")
     p.add_argument("--volume", type=float, metavar="0-1", help="output volume (default: 0.8)")
+    p.add_argument("--status", metavar="HOST:PORT",
+                   help="serve a status page, /status.json and /healthz there (e.g. 127.0.0.1:8080; port 0: a free one)")
+    p.add_argument("--status-token", metavar="TOKEN",
+                   help="the token the status page needs (required when bound beyond 127.0.0.1)")
+    p.add_argument("--status-show-frames", action="store_true", default=None,
+                   help="the status page shows a small recent frame (default: off, visitors are filmed)")
     p.set_defaults(run=run_live)
 
 
