@@ -26,7 +26,8 @@ from score_av.models import MUSIC_MODEL
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
                "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "layers", "preset",
-               "key", "development", "seed", "volume", "status", "status_token", "status_show_frames"}
+               "key", "development", "seed", "volume", "status", "status_token", "status_show_frames",
+               "presence_hz"}
 
 
 def _frame(h: int = 270, w: int = 480) -> np.ndarray:

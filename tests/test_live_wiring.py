@@ -92,7 +92,7 @@ def test_what_plays_reaches_osc_out_and_midi_out(tmp_path, models, clip, receive
     figures = play(run)
     messages = drain(received)
     by = {address: [args for a, args in messages if a == address]
-          for address in ("/score-av/code", "/score-av/bar", "/score-av/note", "/score-av/state")}
+          for address in ("/score-av/code", "/score-av/bar", "/score-av/note", "/score-av/state", "/score-av/people")}
     assert {a for a, _ in messages} <= set(by), "only the documented addresses are sent"
 
     # /state: the camera's (here the file's) story, from the runner's on_state

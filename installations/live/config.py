@@ -20,6 +20,9 @@ from .player import DRIVERS
 from .status import StatusAddressError, is_loopback, parse_address
 
 
+MAX_PRESENCE_HZ = 10.0  # counts of people a second at most (one takes about 125 ms of a core)
+
+
 class LiveConfigError(ScoreAVError):
     """A live setting that cannot be used: one line saying which and what is expected."""
 
@@ -52,6 +55,7 @@ class LiveConfig:
     status: str | None = None        # HOST:PORT of the status page ([status] address); None: no page
     status_token: str | None = None  # the token the page needs when bound beyond 127.0.0.1 ([status] token)
     status_show_frames: bool = False  # the page shows a small recent frame ([status] show_frames): visitors are filmed
+    presence_hz: float = 3.0         # people counted this many times a second (installations/live/presence.py); 0: off
 
     def checked(self) -> "LiveConfig":
         """The values, each checked on its own (one LiveConfigError line naming the setting); what
@@ -69,6 +73,9 @@ class LiveConfig:
             raise LiveConfigError(f"program {self.program}: a General MIDI program is 0 to 127")
         if not (math.isfinite(self.duration) and self.duration >= 0):
             raise LiveConfigError(f"duration {self.duration}: give seconds, or 0 to run until stopped")
+        if not (math.isfinite(self.presence_hz) and 0 <= self.presence_hz <= MAX_PRESENCE_HZ):
+            raise LiveConfigError(f"presence_hz {self.presence_hz}: choose 0 (off) to {MAX_PRESENCE_HZ:g} "
+                                  "counts of people a second (each takes about 125 ms of a core)")
         if self.seed is not None and self.seed < 0:
             raise LiveConfigError(f"seed {self.seed}: a seed is 0 or more")
         if self.key not in ("auto", "none"):

@@ -22,6 +22,9 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   notes already played are the prefix, the new code carries the rest, and the next bar follows
   it. The first new step must be a note, so the picture's change is heard at that step.
 - **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding.
+- **someone entering is a change.** When the people counter (presence.py, on its own thread) sees
+  someone in a room it had seen empty (`people`: 0, then 1 or more), the next bar is decided anew, as
+  after a cut (not held or developed, not a theme); an emptied room needs nothing: its motion quiets the music.
 - **the camera lost, the music goes on.** With no frames, each new bar's look takes a slow walk
   from the last one seen (`drift`), until the camera is back.
 - **the band plays under it.** With more layers than the melody (`LiveSettings.band`: score_av/band.py),
@@ -124,6 +127,8 @@ class LiveCounters:
     developed_prepared: int = 0       # held bars inpainted a bar ahead, on the worker thread
     developed_inline: int = 0         # held bars inpainted when decided (what was prepared no longer held, or none)
     layers_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # making one bar's layers, engine thread
+    entrances: int = 0                # someone came into a room counted empty (people: 0, then 1 or more)
+    bars_anew_on_entrance: int = 0    # bars decided anew (not held) because of one
 
 
 @dataclass
@@ -218,6 +223,7 @@ class LiveScore:
         self._lost = threading.Event()
         self._bpm_next: float | None = None
         self._lock = threading.Lock()
+        self._entered = threading.Event()      # someone came into the empty room: the next bar is decided anew
         self.bars: list[_Bar] = []             # scheduled, newest last (the last two are kept)
         self._look: list[np.ndarray] = []      # positions of the frames since the last bar was decided
         self._motion: list[float] = []
@@ -261,6 +267,13 @@ class LiveScore:
 
     def camera_state(self, state: str, reason: str = "") -> None:
         (self._lost.set if state == "lost" else self._lost.clear)()
+
+    def people(self, count: int, before: int | None) -> None:
+        """The people counter's count changed (any thread): someone entering a room counted empty
+        (`before` 0, `count` 1 or more) makes the next bar decided anew."""
+        if before == 0 and count >= 1:
+            self.counters.entrances += 1
+            self._entered.set()
 
     def set_tempo(self, bpm: float) -> None:
         """From the next bar on."""
@@ -436,7 +449,9 @@ class LiveScore:
         else:
             index, tick = 0, self.player.tick() + LEAD_MS
         previous = self.bars[-1] if self.bars else None
-        tokens, position, code = self._decide(look, previous, index)
+        anew = self._entered.is_set()
+        self._entered.clear()
+        tokens, position, code = self._decide(look, previous, index, anew=anew and previous is not None)
         bar = _Bar(index, tick, step_ms, tokens, position, code, self._velocity(motion))
         events = self._events(bar, 0)
         self.player.schedule(events)
@@ -453,19 +468,20 @@ class LiveScore:
         self._announce(bar)
         self._prepare_next()
 
-    def _decide(self, look: np.ndarray, previous: _Bar | None,
-                index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _decide(self, look: np.ndarray, previous: _Bar | None, index: int,
+                anew: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, the look they play, its music code): held, a theme, or decoded anew (conductor.py's
-        rules, one bar), closing its phrase on the tonic when bar `index` ends one (phrase_end)."""
+        rules, one bar), closing its phrase on the tonic when bar `index` ends one (phrase_end).
+        `anew`: someone entered the room; decoded anew, as after a cut (neither held nor a theme)."""
         how = self.settings.conducting
-        if previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
+        if not anew and previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
             return phrase_end(self._held(index, previous), self.key, how, index - self._phrase_start), \
                 previous.position, previous.code
-        if previous is not None and np.linalg.norm(look - previous.position) > self.settings.change:
+        if anew or previous is not None and np.linalg.norm(look - previous.position) > self.settings.change:
             self._phrase_start = index  # a cut: the phrase starts again
         with self._lock:
             code = self.mapping.place(look[None])
-        if how.theme_radius > 0 and self._memory:
+        if how.theme_radius > 0 and self._memory and not anew:
             looks = np.stack([m[0] for m in self._memory])
             distance = np.linalg.norm(looks - look, axis=1)
             best = int(distance.argmin())
@@ -475,6 +491,9 @@ class LiveScore:
                 return phrase_end(self._memory[best][1], self.key, how, index - self._phrase_start), look, code[0]
         keyed = codes_in_key(self.music, code, self.key, how)[0]
         before = (previous.tokens, float(np.linalg.norm(look - previous.position))) if previous is not None else None
+        if anew and before is not None:  # as a cut: nothing of the bar before is kept
+            before = (before[0], max(before[1], self.settings.change))
+            self.counters.bars_anew_on_entrance += 1
         tokens = finish_bar(self.music, keyed, self.key, how, before, self._last_pitch)
         self._anchor = (index, tokens)
         tokens = phrase_end(tokens, self.key, how, index - self._phrase_start)

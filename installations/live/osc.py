@@ -2,13 +2,15 @@
 
 Artists connect the installation to their own tools (Max, Pure Data, TouchDesigner, a lighting
 desk) through OSC over UDP. Out (`OscOut`), every bar that starts playing sends its music code and
-its tokens, every note its pitch, velocity, length and layer, and the runner its state. In
+its tokens, every note its pitch, velocity, length and layer, the runner its state, and the people
+counter (presence.py) the number of people in front of the camera when it changes. In
 (`OscIn`), tempo, model, style, volume, mute and each layer's level can be set while it runs.
 
 Addresses out:  /score-av/code  [bar, *floats]        the music latent code of the bar that plays
                 /score-av/note  [pitch, velocity, seconds, layer]   layer: melody, bass, harmony, drums
                 /score-av/bar   [bar, *16 ints]       the bar's (melody's) tokens
                 /score-av/state [state]               "live", "lost", ...
+                /score-av/people [count]              people in front of the camera, each time the count changes
 Addresses in:   /score-av/tempo f (20..300 bpm)   /score-av/model s   /score-av/style s ("" or "none")
                 /score-av/volume f (0..1)         /score-av/mute i or T/F (0/1)
                 /score-av/layer s f (a layer that plays, and its level 0..1; 0 mutes it)
@@ -35,7 +37,7 @@ log = logging.getLogger("score_av.live.osc")
 PREFIX = "/score-av"
 DEFAULT_HOST = "127.0.0.1"
 TEMPO_RANGE = (20.0, 300.0)
-CODE, NOTE, BAR, STATE = (f"{PREFIX}/{name}" for name in ("code", "note", "bar", "state"))
+CODE, NOTE, BAR, STATE, PEOPLE = (f"{PREFIX}/{name}" for name in ("code", "note", "bar", "state", "people"))
 WARN_EVERY = 10.0  # seconds between two warnings about the same mistake of an OSC sender
 
 
@@ -112,6 +114,10 @@ class OscOut:
     def send_state(self, state: str) -> None:
         """The runner's state, e.g. "live" or "lost" (no picture): [state]."""
         self._send(STATE, lambda: [str(state)])
+
+    def send_people(self, count: int) -> None:
+        """The number of people in front of the camera, each time it changes: [count]."""
+        self._send(PEOPLE, lambda: [int(count)])
 
     def close(self) -> None:
         """Close the socket (sends after this are dropped, logged once)."""

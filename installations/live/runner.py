@@ -2,13 +2,15 @@
 
 Threads: the capture (capture.py) reads the camera or file and hands each frame to the engine
 (engine.py), which encodes it and schedules bars on the player (player.py), whose audio runs on
-FluidSynth's driver or the file driver. The OSC server (osc.py) takes controls. The main thread
-only keeps house: the window, the heartbeat, the stats file, and the status page's snapshot, which
-the status server (status.py, its own thread) serves without touching the audio. None of them
-times a note.
+FluidSynth's driver or the file driver. The capture also offers frames to the people counter
+(presence.py), which counts the latest a few times a second (`presence_hz`) on a daemon thread of
+its own and tells OSC out and the engine when the count changes. The OSC server (osc.py) takes
+controls. The main thread only keeps house: the window, the heartbeat, the stats file, and the
+status page's snapshot, which the status server (status.py, its own thread) serves without
+touching the audio. None of them times a note.
 
-A part that the machine cannot give (no MIDI system, no display, no OSC port) is said once and
-left out; the music goes on. A stop (SIGINT, SIGTERM, --duration, the window's q) fades the audio
+A part that the machine cannot give (no MIDI system, no display, no OSC port, an OpenCV without
+the HOG people detector) is said once and left out; the music goes on. A stop (SIGINT, SIGTERM, --duration, the window's q) fades the audio
 out over a second and closes everything.
 """
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .config import LiveConfig, LiveConfigError
 from .engine import LiveScore, LiveSettings
 from .midi_out import MidiOut, Port, open_midi_out
 from .osc import OscIn, OscOut, parse_host_port
+from .presence import NO_PEOPLE, Presence, make_people_counter
 from .player import TICKS_PER_SECOND, NoteEvent, Player
 from .service import Heartbeat, handle_signals, limit_malloc_arenas, release_free_memory
 from .stats import LiveStats, spread
@@ -89,6 +92,8 @@ class LiveRun:
     `source` and `models` may be given (tests, benchmarks); by default they come from the config.
     `midi_port`, an output port with mido's interface (`send(message)`, `close()`), plays the notes
     instead of the port `config.midi_out` names: a host application's own port, or a test's.
+    `people_counter`, an object with `count(rgb_frame) -> People` (score_av.presence), counts the
+    people instead of a new PeopleCounter (with `presence_hz` above 0).
 
     Everything a person could have mistyped is checked before anything starts or is written
     (`check_startable`): a bad value is one LiveConfigError (or another UserError) line, and no
@@ -96,7 +101,8 @@ class LiveRun:
     """
 
     def __init__(self, config: LiveConfig, models: Models | None = None, source: FrameSource | None = None,
-                 clock: Callable[[], float] = time.monotonic, midi_port: Port | None = None):
+                 clock: Callable[[], float] = time.monotonic, midi_port: Port | None = None,
+                 people_counter=None):
         self.config, self.clock = config, clock
         waiting = check_startable(config, check_source=source is None)
         self.status_server: StatusServer | None = None
@@ -107,7 +113,7 @@ class LiveRun:
             except StatusAddressError as exc:
                 raise LiveConfigError(f"status {exc}") from None
         try:
-            self._build(config, models, source, midi_port)
+            self._build(config, models, source, midi_port, people_counter)
         except BaseException:
             if self.status_server is not None:
                 self.status_server.close()
@@ -116,7 +122,7 @@ class LiveRun:
             log.warning("source %s; waiting for it (wait_for_source), the music drifts meanwhile", waiting)
 
     def _build(self, config: LiveConfig, models: Models | None, source: FrameSource | None,
-               midi_port: Port | None) -> None:
+               midi_port: Port | None, people_counter=None) -> None:
         clock = self.clock
         limit_malloc_arenas()  # before any of its threads start: flat memory over weeks
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
@@ -144,6 +150,11 @@ class LiveRun:
             self.stats = LiveStats(config.stats, self.figures, clock=clock)
             self.midi = MidiOut(midi_port) if midi_port is not None else \
                 (open_midi_out(config.midi_out) if config.midi_out else None)
+            self.presence: Presence | None = None
+            if config.presence_hz > 0:  # an OpenCV without HOG: said once, and played without
+                counter = people_counter if people_counter is not None else make_people_counter()
+                if counter is not None:
+                    self.presence = Presence(counter, config.presence_hz, on_change=self._people, clock=clock)
         except BaseException:  # nothing half-made is left behind: no temporary WAV, no open socket
             if self.player is not None:
                 self.player.discard()
@@ -182,6 +193,12 @@ class LiveRun:
             self.osc_out.send_code(index, code)
             self.osc_out.send_bar(index, tokens)
 
+    def _people(self, count: int, before: int | None) -> None:
+        """On the presence thread: the count of people changed."""
+        self.engine.people(count, before)
+        if self.osc_out is not None:
+            self.osc_out.send_people(count)
+
     def _camera(self, state: str, why: str) -> None:
         self._camera_state, self._camera_why = state, why
         self.engine.camera_state(state, why)
@@ -200,6 +217,8 @@ class LiveRun:
             h, w = frame.shape[:2]
             self._thumb = cv2.resize(frame, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))),
                                      interpolation=cv2.INTER_AREA)
+        if self.presence is not None:
+            self.presence.offer(frame)  # kept (shrunk) only when a count is due
         size = self.models.video.image_size
         self.engine.add_frame(t, cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA))
 
@@ -215,6 +234,8 @@ class LiveRun:
         engine = threading.Thread(target=self.engine.run, args=(stop, until), name="live-engine", daemon=True)
         engine.start()
         self.window.open()
+        if self.presence is not None:
+            self.presence.start()
         self.capture.start()
         if self.osc_in is not None:
             try:
@@ -256,6 +277,8 @@ class LiveRun:
             stop.set()
             self.heartbeat.stopping()
             self.capture.stop()
+            if self.presence is not None:
+                self.presence.stop()
             engine.join(timeout=2.0)
             self.player.fade_out(FADE_SECONDS)
             figures = self.stats.write()
@@ -290,7 +313,8 @@ class LiveRun:
         elif camera == "starting":
             camera = "lost"  # no frame yet
         self._snapshot = {
-            "camera": camera, "camera_why": self._camera_why, "people": None,  # None until a presence detector
+            "camera": camera, "camera_why": self._camera_why,
+            "people": self.presence.now if self.presence is not None else None,  # None: off, or not counted yet
             "key": str(self.engine.key) if self.engine.key is not None else None,
             "bar": bar.index if bar is not None else None, "bpm": self.engine.settings.bpm,
             "latency_ms": latency, "underruns": self.player.underruns, **self.stats.latest(),
@@ -327,6 +351,7 @@ class LiveRun:
                 "notes_played": len(jitter), "layers": list(self.band.layers),
                 "layer_levels": dict(self.player.levels), "notes_by_layer": dict(self.player.notes_played),
                 "layers_ms_per_bar": spread(c.layers_ms), **self.engine.change_figures(),
+                "people": self.presence.figures() if self.presence is not None else dict(NO_PEOPLE),
                 "note_jitter_ms": spread(jitter), "answers_off_the_grid": self.player.off_grid,
                 "answers_off_the_grid_ms": spread(self.player.off_grid_ms), "audio_underruns": self.player.underruns,
                 "audio_underruns_at_s": [round(t / TICKS_PER_SECOND, 1) for t in self.player.underrun_ticks],

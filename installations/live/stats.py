@@ -5,8 +5,8 @@ making each bar's layers took on the engine's thread), every change in the pictu
 deferred, merged, withdrawn: engine.py), the latency from each change answered to the first
 changed note heard (n, median, p95 and max) and from each change to the expression change heard,
 the jitter of every note (how far from the tick it was scheduled for the sequencer played it), the
-answers struck off the grid on purpose, audio underruns, the camera's losses and recoveries, and
-CPU and memory over time. CPU is this process's CPU time over wall time as a share of all the
+answers struck off the grid on purpose, audio underruns, the camera's losses and recoveries, the
+people counted (now, mean and max over the run: presence.py; null when off), and CPU and memory over time. CPU is this process's CPU time over wall time as a share of all the
 machine's cores (0.5 = half of them), sampled with psutil. The file is rewritten atomically every
 `every` seconds, so a monitor can read it while the installation runs.
 """

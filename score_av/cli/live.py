@@ -29,7 +29,7 @@ opened at start-up is an error (exit status 2) unless --wait-for-source.
 OSC in (127.0.0.1:9001 unless --osc-in says otherwise): /score-av/tempo BPM, /score-av/model NAME,
 /score-av/style NAME, /score-av/volume 0-1, /score-av/mute 0|1, /score-av/layer LAYER 0-1 (0 mutes
 it). OSC out (--osc): /score-av/code, /score-av/bar, /score-av/note (pitch, velocity, seconds,
-layer), /score-av/state. Under systemd: installations/score-av-live.service.
+layer), /score-av/state, /score-av/people (the count, when it changes). Under systemd: installations/score-av-live.service.
 
 Status page (--status 127.0.0.1:8080): the camera, key, bar, tempo, the last bars, latency, underruns,
 CPU, memory and the last errors, updated every second; /status.json for scripts, /healthz (200 while
@@ -82,6 +82,10 @@ def register(sub) -> None:
                    help="the token the status page needs (required when bound beyond 127.0.0.1)")
     p.add_argument("--status-show-frames", action="store_true", default=None,
                    help="the status page shows a small recent frame (default: off, visitors are filmed)")
+    p.add_argument("--presence-hz", type=float, metavar="HZ",
+                   help="count the people in front of the camera this many times a second, off the audio path "
+                        "(/score-av/people, --stats, the status page; someone entering an empty room starts a "
+                        "new bar); 0: off (default: 3)")
     p.set_defaults(run=run_live)
 
 
