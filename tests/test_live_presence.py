@@ -22,7 +22,7 @@ from installations.live.presence import Presence
 from installations.live.runner import LiveRun
 
 from test_live_engine import drive, frames_of, hand_player
-from test_live_wiring import drain
+from test_live_wiring import drain, play
 from test_presence import CLIP, pasted
 
 BPM = 240  # a bar a second
@@ -68,15 +68,6 @@ class Visit:
 
     def close(self) -> None:
         pass
-
-
-def play(run: LiveRun, seconds: float) -> dict:
-    result: dict = {}
-    worker = threading.Thread(target=lambda: result.update(run.run(threading.Event())))
-    worker.start()
-    worker.join(timeout=seconds + 30)
-    assert not worker.is_alive(), "the run did not stop"
-    return result
 
 
 def config(tmp_path, **settings):

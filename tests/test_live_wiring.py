@@ -70,12 +70,12 @@ class RecordingPort:
         return [m for _, m in self.sent]
 
 
-def play(run: LiveRun) -> dict:
-    """Run to its configured duration on a thread of its own (signals stay pytest's); the figures."""
+def play(run: LiveRun, seconds: float = SECONDS) -> dict:
+    """Run to its configured duration (about `seconds`) on a thread of its own (signals stay pytest's); the figures."""
     result: dict = {}
     worker = threading.Thread(target=lambda: result.update(run.run(threading.Event())))
     worker.start()
-    worker.join(timeout=SECONDS + 30)
+    worker.join(timeout=seconds + 30)
     assert not worker.is_alive(), "the run did not stop"
     return result
 
