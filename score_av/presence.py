@@ -14,7 +14,8 @@ A box counts when at least FOREGROUND of it differs from that background. The fi
 taken as the empty room.
 
 `count(frame)` takes about 130 ms (median) on one core of the 2-core test machine at WIDTH 512:
-run a few times a second, off the audio path, it would take a third to a half of a core. The figures (bench/presence.py) come from the shared
+run a few times a second, off the audio path, it takes a third to a half of a core (live: 59% of
+two cores with it, 19% without). The figures (bench/presence.py) come from the shared
 person-detection clip against a truth labelled by hand, second by second; LEARNING and the HOG
 threshold were chosen on that clip (two learning rates tried), so the figure is not a held-out one.
 """
