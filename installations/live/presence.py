@@ -24,10 +24,16 @@ REPORT_FAILURES = 3   # a counter that fails is logged this many times, then eve
 
 def make_people_counter():
     """The counter the live runner uses (score_av.presence.PeopleCounter), or None, said once, when
-    this OpenCV cannot make one (no HOG people detector or Haar cascades)."""
+    this OpenCV cannot make one (no HOG people detector or Haar cascades). OpenCV is kept to one
+    thread (process-wide): with its default, HOG took both cores in bursts, and the engine and the
+    audio waited (120 s of bench/live_latency.py: CPU 59% -> 52% of two cores, at-once answers p95
+    180 -> 111 ms, expression p95 64 -> 55 ms)."""
     try:
+        import cv2
+
         from score_av.presence import PeopleCounter
 
+        cv2.setNumThreads(1)
         return PeopleCounter()
     except Exception as exc:  # noqa: BLE001 - an installation plays on without presence
         log.warning("presence is off (people are not counted): %s", exc)
