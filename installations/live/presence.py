@@ -26,8 +26,8 @@ def make_people_counter():
     """The counter the live runner uses (score_av.presence.PeopleCounter), or None, said once, when
     this OpenCV cannot make one (no HOG people detector or Haar cascades). OpenCV is kept to one
     thread (process-wide): with its default, HOG took both cores in bursts, and the engine and the
-    audio waited (120 s of bench/live_latency.py: CPU 59% -> 52% of two cores, at-once answers p95
-    180 -> 111 ms, expression p95 64 -> 55 ms)."""
+    audio waited (bench/live_latency.py, 120 s, one run before and two after: CPU 59% -> 52-57% of two
+    cores, at-once answers p95 180 -> 111-177 ms, expression p95 64 -> 55-59 ms; the runs vary)."""
     try:
         import cv2
 
