@@ -46,6 +46,23 @@ class CheckpointFormat:
                              f"(this score-av reads version {self.version})")
         return ckpt
 
+    def write_model(self, path: Path, net: torch.nn.Module, config, step: int, extra: dict | None = None) -> None:
+        """A trained network as shipped: its configuration (`config.to_dict()`), the training step, its
+        weights as float16 (half_weights) and any `extra` values."""
+        self.write(path, {"config": config.to_dict(), "step": step, "model": half_weights(net),
+                          "stored_as": "float16 weights (loaded as float32)", **(extra or {})})
+
+    def read_model(self, path: Path, config_type, network, device="cpu") -> tuple:
+        """(the network on `device` in eval mode, its configuration, the checkpoint) from a file
+        write_model wrote: `config_type.from_dict` reads the configuration, `network(config.model)`
+        builds the module, and the float16 weights are loaded as float32."""
+        ckpt = self.read(path)
+        with self.building(path):
+            config = config_type.from_dict(ckpt["config"])
+            net = network(config.model)
+            load_half_weights(net, ckpt["model"])
+        return net.to(device).eval(), config, ckpt
+
     @contextmanager
     def building(self, path: Path):
         """Around building a model from a checkpoint's config and weights: a config or weights that do

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modelkit import (CheckpointFormat, atomic_torch_save, half_weights, load_half_weights, machine_record,
+from modelkit import (CheckpointFormat, atomic_torch_save, machine_record,
                       parameter_count, read_model_card, resolve_device, start_training, write_model_card)
 from modelkit import resolve_model as _resolve_model
 
@@ -465,17 +465,11 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
 
 def save_checkpoint(path: Path, net: BassVAE, config: BassConfig, step: int, extra: dict) -> None:
     """Weights stored as float16 (loaded as float32); the training state stays float32 in OUT.train.pt."""
-    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": half_weights(net),
-                        "stored_as": "float16 weights (loaded as float32)", **extra})
+    FORMAT.write_model(path, net, config, step, extra)
 
 
 def load_checkpoint(path: Path, device="cpu") -> tuple[BassVAE, BassConfig, dict]:
-    ckpt = FORMAT.read(path)
-    with FORMAT.building(path):
-        config = BassConfig.from_dict(ckpt["config"])
-        net = BassVAE(config.model)
-        load_half_weights(net, ckpt["model"])
-    return net.to(device).eval(), config, ckpt
+    return FORMAT.read_model(path, BassConfig, BassVAE, device)
 
 
 class Bass:

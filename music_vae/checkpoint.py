@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from modelkit import CheckpointFormat, card_path, half_weights, models_dir, read_model_card, write_model_card
+from modelkit import CheckpointFormat, card_path, models_dir, read_model_card, write_model_card
 from modelkit import resolve_model as _resolve_model
 
 from .configs import Config
@@ -34,8 +34,7 @@ def save_checkpoint(path: Path, model: BarVAE, config: Config, step: int, extra:
     Shipped models must fit media/models' 20 MB. Training resumes from OUT.train.pt, which keeps
     float32, so only what is shipped and played is rounded.
     """
-    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": half_weights(model),
-                        "stored_as": "float16 weights (loaded as float32)", **(extra or {})})
+    FORMAT.write_model(path, model, config, step, extra)
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -44,9 +43,4 @@ def read_checkpoint(path: Path) -> dict:
 
 
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[BarVAE, Config, dict]:
-    ckpt = read_checkpoint(path)
-    with FORMAT.building(path):
-        config = Config.from_dict(ckpt["config"])
-        model = BarVAE(config.model)
-        model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), config, ckpt
+    return FORMAT.read_model(path, Config, BarVAE, device)

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modelkit import (CheckpointFormat, atomic_torch_save, half_weights, load_half_weights, machine_record,
+from modelkit import (CheckpointFormat, atomic_torch_save, machine_record,
                       parameter_count, read_model_card, resolve_device, start_training, write_model_card)
 from modelkit import resolve_model as _resolve_model
 
@@ -309,17 +309,11 @@ def fingerprint(model: nn.Module) -> str:
 
 def save_checkpoint(path: Path, net: LatentInpainter, config: InpaintConfig, step: int, extra: dict) -> None:
     """Weights stored as float16, as the music models' (loaded as float32); training state stays float32 in OUT.train.pt."""
-    FORMAT.write(path, {"config": config.to_dict(), "step": step, "model": half_weights(net),
-                        "stored_as": "float16 weights (loaded as float32)", **extra})
+    FORMAT.write_model(path, net, config, step, extra)
 
 
 def load_checkpoint(path: Path, device="cpu") -> tuple[LatentInpainter, InpaintConfig, dict]:
-    ckpt = FORMAT.read(path)
-    with FORMAT.building(path):
-        config = InpaintConfig.from_dict(ckpt["config"])
-        net = LatentInpainter(config.model)
-        load_half_weights(net, ckpt["model"])
-    return net.to(device).eval(), config, ckpt
+    return FORMAT.read_model(path, InpaintConfig, LatentInpainter, device)
 
 
 # ---------------------------------------------------------------------------------------------
