@@ -10,6 +10,10 @@ back to the first fresh frame read from it), the memory in the first and second 
 run, CPU, latency and underruns over the whole run.
 
     python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10] [--stats FILE] [--wav FILE] [--clip PATH]
+                              [--preset NAME]
+
+It runs as an installation does by default: people counted, the key following the light, gestures
+heard; `--preset` adds a band under the melody.
 """
 from __future__ import annotations
 
@@ -113,6 +117,7 @@ def main() -> int:
     ap.add_argument("--outage", type=float, default=10.0, help="seconds each failure lasts (default: 10)")
     ap.add_argument("--stats", default=str(CACHE / "live-soak-stats.json"), help="the running stats file")
     ap.add_argument("--wav", default=str(CACHE / "live-soak.wav"), help="what was heard (the file audio driver)")
+    ap.add_argument("--preset", help="a band preset, as `score-av live --preset` (default: the melody alone)")
     args = ap.parse_args()
     from installations.live.capture import FileSource
     from installations.live.config import read_config
@@ -122,7 +127,8 @@ def main() -> int:
     clip = given if args.clip else bench_clip(given)
     source = FailingSource(FileSource(str(clip)), args.period, args.outage)
     config = read_config(None, dict(source=str(clip), audio_driver="file", wav=args.wav,
-                                    duration=args.minutes * 60, stats=args.stats, osc_in="off"))
+                                    duration=args.minutes * 60, stats=args.stats, osc_in="off",
+                                    preset=args.preset))
     run = LiveRun(config, source=source)
     started = time.monotonic()
     figures = run.run(threading.Event())
@@ -130,7 +136,7 @@ def main() -> int:
     figures.pop("hourly", None)
     back = [o["back_after"] for o in source.outages if o["back_after"] is not None]
     print(json.dumps({
-        "minutes": round((time.monotonic() - started) / 60, 1), "ended_on_its_own": True,
+        "minutes": round((time.monotonic() - started) / 60, 1), "ended_on_its_own": True, "preset": args.preset,
         "outages": source.outages,
         "recovery_after_source_back_s": {"n": len(back), "max": max(back) if back else None,
                                          "all_under_2s": all(b < 2.0 for b in back)},

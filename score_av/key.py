@@ -5,6 +5,11 @@ The modes are those of the folk corpora the music model learned from: major (Ion
 rule (`key_from_colour`): the hue of the clip's mean colour walks the circle of fifths (red C,
 then G, D, A, ... around the colour wheel), and its brightness picks the mode (bright major,
 then Mixolydian, Dorian, and dark minor). The same picture always gives the same key.
+
+Live, over days, the key follows the room's light (KeyFollower): a change of light that lasts
+KEY_FOLLOW_S (20 minutes, set per installation, never under KEY_FOLLOW_MIN_S, 5) moves the piece
+one step round the keys related to it (dominant, subdominant, relative), towards the key the
+light asks for, at a phrase's start.
 """
 from __future__ import annotations
 
@@ -74,3 +79,75 @@ def key_from_colour(rgb) -> Key:
     fifths = int(round(hue * 12)) % 12
     modes = ("minor", "dorian", "mixolydian", "major")
     return Key((7 * fifths) % 12, modes[min(3, int(value * 4))])
+
+
+KEY_FOLLOW_S = 1200.0   # seconds a change of light must last before the key follows it (live, --key auto)
+KEY_FOLLOW_MIN_S = 300.0  # the least an installation may set: a change shorter than this is never followed
+LIGHT_SECONDS = 60.0    # the light is the frames' colour averaged over about this long (exponentially)
+
+
+def _signature(key: Key) -> int:
+    """Where the key's scale lies on the circle of fifths: its relative major's tonic, in fifths from C."""
+    major_tonic = (key.tonic + {"major": 0, "mixolydian": 5, "dorian": 10, "minor": 3}[key.mode]) % 12
+    return (7 * major_tonic) % 12
+
+
+def _distance(a: Key, b: Key) -> tuple[int, int]:
+    """How far apart two keys sound: the accidentals between their scales, then how far apart their modes' brightness."""
+    fifths = abs(_signature(a) - _signature(b)) % 12
+    order = ("minor", "dorian", "mixolydian", "major")
+    return min(fifths, 12 - fifths), abs(order.index(a.mode) - order.index(b.mode))
+
+
+def step_towards(key: Key, target: Key) -> Key:
+    """The key the piece moves to when the light asks for `target`: `target` when it is related to
+    `key` (Key.related), else the related key that sounds nearest it: one step at a time."""
+    options = key.related()
+    return target if target in options else min(options, key=lambda k: _distance(k, target))
+
+
+def shift_between(a: Key, b: Key) -> int:
+    """The transposition (-6 to 5 semitones) that carries music in key `a` into key `b`: the one
+    that puts most of `a`'s scale in `b`'s, the smallest move on a tie (0 to the relative key)."""
+    scale = a.pitch_classes
+    return max(range(-6, 6), key=lambda s: (int(b.contains(scale + s).sum()), -abs(s)))
+
+
+class KeyFollower:
+    """The key of a piece that follows the light of a room over days (live, --key auto).
+
+    Each frame's mean colour updates the light (an exponential average over LIGHT_SECONDS of the
+    given clock), and the light asks for a key (key_from_colour). When it has asked for another key
+    than the piece's, without a break, for `after_s` seconds, a move is `due`; `move` then takes the
+    piece one step towards it (step_towards), and the wait starts again: a light that keeps asking
+    for a far key walks the piece there a step every `after_s`. A change of light that lasts less
+    than `after_s` never moves the key; one that comes back before starts the wait again."""
+
+    def __init__(self, key: Key, light, after_s: float = KEY_FOLLOW_S, light_s: float = LIGHT_SECONDS):
+        self.key, self.after_s, self.light_s = key, after_s, light_s
+        self.light = np.asarray(light, np.float64).copy()
+        self.asking = key_from_colour(self.light)
+        self.since: float | None = None     # clock time the light started asking for another key
+        self._t: float | None = None
+
+    def observe(self, t: float, colour) -> None:
+        """A frame's mean colour (RGB, 0-255) at clock time t (seconds)."""
+        dt = 0.0 if self._t is None else max(0.0, t - self._t)
+        self._t = t
+        weight = 1.0 - np.exp(-dt / self.light_s) if self.light_s > 0 else 1.0
+        self.light += weight * (np.asarray(colour, np.float64) - self.light)
+        self.asking = key_from_colour(self.light)
+        if self.asking == self.key:
+            self.since = None
+        elif self.since is None:
+            self.since = t
+
+    def due(self, t: float) -> bool:
+        """Whether the light has asked for another key for `after_s` by clock time t."""
+        return self.after_s > 0 and self.since is not None and t - self.since >= self.after_s
+
+    def move(self) -> Key:
+        """The key one step towards what the light asks for; the wait starts again from the next frame."""
+        self.key = step_towards(self.key, self.asking)
+        self.since = None
+        return self.key

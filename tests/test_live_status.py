@@ -1,19 +1,22 @@
 """The status page of `score-av live` (installations/live/status.py), over a real `LiveRun`.
 
 One runner plays for the whole module (the shipped models, the file audio driver, 240 bpm: a bar a
-second) on a source the tests unplug and plug in again, and its page is read as a script and a
+second) on a source the tests unplug and plug in again, or freeze, and its page is read as a script and a
 technician would: /status.json and /healthz with urllib, the page itself in headless Chromium
 (Playwright driving the system's /usr/bin/chromium; skipped with the reason where either is missing).
 What the runner refuses (a port in use, a public address without a token) goes through the CLI: one
-line and exit status 2.
+line and exit status 2; and `score-av live --status 127.0.0.1:0` runs once in a process of its own.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -38,7 +41,9 @@ DOCS_PNG = Path(__file__).resolve().parents[1] / "docs" / "status-page.png"
 
 
 class PluggableSource:
-    """A camera the test unplugs (`plugged.clear()`: reads fail, opens are refused) and plugs in again."""
+    """A camera the test unplugs (`plugged.clear()`: reads fail, opens are refused) and plugs in again,
+    or freezes (`frozen.set()`: reads go on, each a new copy of the very same picture, as a hung
+    driver gives) and thaws."""
     name = "test camera"
 
     def __init__(self, fps: float = 25.0):
@@ -46,6 +51,7 @@ class PluggableSource:
         self.interval, self.n = 1.0 / fps, 0
         self.plugged = threading.Event()
         self.plugged.set()
+        self.frozen = threading.Event()
 
     def open(self) -> None:
         if not self.plugged.is_set():
@@ -55,6 +61,8 @@ class PluggableSource:
         time.sleep(self.interval)
         if not self.plugged.is_set():
             raise OSError("test camera: unplugged")
+        if self.frozen.is_set():
+            return self.frames[self.n % len(self.frames)].copy()
         self.n += 1
         return self.frames[self.n % len(self.frames)]
 
@@ -95,6 +103,21 @@ class Lines(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+@pytest.fixture
+def browser():
+    """Headless Chromium (the system's, driven by Playwright), closed after the test; skipped with the
+    reason where either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium; make test does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, models):
     """A LiveRun with its status page on a free port, playing until the module is done: (run, source, url)."""
@@ -126,12 +149,50 @@ def live(tmp_path_factory, models):
 
 
 def playing(url: str, source: PluggableSource) -> dict:
-    """Plugged in, frames flowing and a bar played: the status then."""
+    """Plugged in, not frozen, frames flowing and a bar played: the status then."""
+    source.frozen.clear()
     source.plugged.set()
     now = wait_for(lambda: (s := status(url))["camera"] == "live" and s["bar"] is not None and s["last_bars"] and s,
                    20, 0.1)
     assert now, status(url)
     return now
+
+
+def test_score_av_live_prints_the_status_url_which_serves_the_figures_while_it_runs(tmp_path):
+    """`score-av live --status 127.0.0.1:0` in a process of its own, as a technician starts it: the URL
+    it logs at start answers /status.json (the camera live once frames flow) and /healthz; at the
+    end of --duration it exits 0 and the page is gone. (First in the module: it runs before the
+    module's runner starts, so that the two do not share the two cores.)"""
+    from score_av.clips import write_clip
+
+    clip = write_clip(tmp_path / "room.mp4", moving_frames(50, 160, 120), 25)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "score_av", "live", "--source", str(clip), "--audio-driver",
+                                 "file", "--wav", str(tmp_path / "heard.wav"), "--duration", "4", "--osc-in", "off",
+                                 "--status", "127.0.0.1:0"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            printed = wait_for(lambda: re.search(r"status page: (http://127\.0\.0\.1:(\d+)/)$", log.read_text(), re.M)
+                               or proc.poll() is not None, 60)
+            assert isinstance(printed, re.Match), log.read_text()
+            url = printed[1]
+            assert printed[2] != "0"
+            now = wait_for(lambda: (s := status(url))["camera"] == "live" and s, 4)
+            assert now, status(url)
+            assert KEYS <= set(now) and now["bpm"] > 0 and now["uptime_s"] >= 0 and isinstance(now["errors"], list)
+            assert wait_for(lambda: get(url + "healthz") == (200, b"ok\n"), 3), get(url + "healthz")
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            sys.stderr.write(log.read_text())  # its log, shown by pytest when the test fails
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert out.startswith("live: ") and str(tmp_path / "heard.wav") in out
+    with pytest.raises(urllib.error.URLError):  # closed with the run
+        urllib.request.urlopen(url + "healthz", timeout=2)
 
 
 def test_port_0_picks_a_free_port_and_the_printed_url_is_it(live):
@@ -174,43 +235,79 @@ def test_healthz_turns_503_with_the_reason_when_the_camera_is_lost_and_back_to_2
     assert wait_for(lambda: get(url + "healthz")[0] == 200, 8), get(url + "healthz")
 
 
-def test_the_page_in_a_browser_shows_the_camera_updates_after_a_bar_and_shows_it_lost(live, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium; make test does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
+def test_the_page_in_a_browser_shows_the_camera_updates_after_a_bar_and_shows_it_lost(live, browser, tmp_path):
     _, source, url = live
     playing(url, source)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            wall = browser.new_page(viewport={"width": 1920, "height": 1080})
-            wall.goto(url)
-            wall.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
-            # a new bar in /status.json is on the page within 2 s
-            shown = wall.text_content("#bar")
-            bar = wait_for(lambda: (b := status(url)["bar"]) is not None and str(b) != shown and b, 5)
-            assert bar, "no new bar in 5 s"
-            # (at 240 bpm the next bar may come first: that one, or a later one, is on the page)
-            wall.wait_for_function(f"Number(document.getElementById('bar').textContent) >= {bar}", timeout=2000)
-            assert wall.locator("#roll rect").count() > 0  # the last bars' notes
-            wall.wait_for_function(r"/^\d+$/.test(document.getElementById('people').textContent)", timeout=3000)
-            wall.screenshot(path=str(tmp_path / "wall.png"))
-            phone = browser.new_page(viewport={"width": 390, "height": 844})
-            phone.goto(url)
-            phone.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
-            phone.wait_for_selector("#roll rect", timeout=3000)
-            phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
-            if os.environ.get("SCORE_AV_UPDATE_SCREENSHOT"):  # the README's picture, remade on request only
-                shutil.copyfile(tmp_path / "wall.png", DOCS_PNG)
-            # the camera lost: on the page, and /healthz says 503
-            source.plugged.clear()
-            wall.wait_for_function("document.getElementById('camera').textContent === 'lost'", timeout=5000)
-            assert wait_for(lambda: get(url + "healthz")[0] == 503, 3)
-            wall.screenshot(path=str(tmp_path / "wall-lost.png"))
-        finally:
-            source.plugged.set()
-            browser.close()
+    try:
+        wall = browser.new_page(viewport={"width": 1920, "height": 1080})
+        wall.goto(url)
+        wall.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+        # a new bar in /status.json is on the page within 2 s
+        shown = wall.text_content("#bar")
+        bar = wait_for(lambda: (b := status(url)["bar"]) is not None and str(b) != shown and b, 5)
+        assert bar, "no new bar in 5 s"
+        # (at 240 bpm the next bar may come first: that one, or a later one, is on the page)
+        wall.wait_for_function(f"Number(document.getElementById('bar').textContent) >= {bar}", timeout=2000)
+        assert wall.locator("#roll rect").count() > 0  # the last bars' notes
+        wall.wait_for_function(r"/^\d+$/.test(document.getElementById('people').textContent)", timeout=3000)
+        wall.screenshot(path=str(tmp_path / "wall.png"))
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto(url)
+        phone.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+        phone.wait_for_selector("#roll rect", timeout=3000)
+        phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        if os.environ.get("SCORE_AV_UPDATE_SCREENSHOT"):  # the README's picture, remade on request only
+            shutil.copyfile(tmp_path / "wall.png", DOCS_PNG)
+        # the camera lost: on the page, and /healthz says 503
+        source.plugged.clear()
+        wall.wait_for_function("document.getElementById('camera').textContent === 'lost'", timeout=5000)
+        assert wait_for(lambda: get(url + "healthz")[0] == 503, 3)
+        wall.screenshot(path=str(tmp_path / "wall-lost.png"))
+    finally:
+        source.plugged.set()
     assert (tmp_path / "phone.png").stat().st_size > 0
+
+
+def test_a_frozen_picture_is_camera_frozen_in_status_json_and_healthz_503_until_it_moves_again(live):
+    """The same picture over and over is noticed as frozen by the capture (within its notice time,
+    NOTICE_SECONDS in runner.py); /status.json says "frozen" with why, /healthz 503 once no fresh
+    frame has come for FRAME_HEALTHY; both are well again when the picture moves."""
+    _, source, url = live
+    playing(url, source)
+    source.frozen.set()
+    try:
+        assert wait_for(lambda: status(url)["camera"] == "frozen", 4), status(url)
+        assert status(url)["camera_why"].startswith("frozen: the same picture for")
+        assert wait_for(lambda: get(url + "healthz")[0] == 503, 4), get(url + "healthz")
+        code, body = get(url + "healthz")
+        assert code == 503 and body.count(b"\n") == 1 and b"no frame for" in body and b"frozen" in body, body
+        assert status(url)["camera"] == "frozen"  # reconnecting to the same frozen picture is no recovery
+        assert any("frozen" in line for line in status(url)["errors"])
+    finally:
+        source.frozen.clear()
+    assert wait_for(lambda: status(url)["camera"] == "live", 4), status(url)
+    assert wait_for(lambda: get(url + "healthz")[0] == 200, 4), get(url + "healthz")
+
+
+def test_the_page_in_a_browser_shows_the_camera_frozen(live, browser, tmp_path):
+    """A frozen picture is "frozen" on the page, in its own colour and with why, not "live" nor "lost"."""
+    _, source, url = live
+    playing(url, source)
+    try:
+        wall = browser.new_page(viewport={"width": 1920, "height": 1080})
+        wall.goto(url)
+        wall.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+        source.frozen.set()
+        wall.wait_for_function("document.getElementById('camera').textContent === 'frozen'", timeout=5000)
+        assert wall.get_attribute("#camera", "class") == "frozen"  # its own colour, not lost's
+        assert wall.text_content("#why").startswith("frozen: the same picture for")
+        assert wait_for(lambda: get(url + "healthz")[0] == 503, 4)
+        wall.screenshot(path=str(tmp_path / "wall-frozen.png"))
+        source.frozen.clear()
+        wall.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+    finally:
+        source.frozen.clear()
+    assert (tmp_path / "wall-frozen.png").stat().st_size > 0
 
 
 def test_bound_beyond_this_machine_it_needs_a_token(capsys, here):

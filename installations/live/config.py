@@ -13,6 +13,7 @@ from pathlib import Path
 
 from score_av.band import Band, band_for, parse_layers
 from score_av.errors import ScoreAVError
+from score_av.key import KEY_FOLLOW_MIN_S, KEY_FOLLOW_S
 from score_av.models import MUSIC_MODEL
 
 from .osc import OscConfigError, parse_host_port
@@ -49,6 +50,8 @@ class LiveConfig:
     layers: tuple[str, ...] | None = None  # the band's layers: melody, bass, harmony, drums (None: the preset's)
     preset: str | None = None        # a band preset by name or TOML file (score_av/band.py); None: the melody alone
     key: str = "auto"
+    key_follow_s: float = KEY_FOLLOW_S  # with key "auto": seconds a change of light lasts before the key follows it; 0: never
+    gestures: bool = True            # the motion of the last beat sets how busy the melody's figure is (score_av/gesture.py)
     development: bool = True         # a held look grows a phrase (the conductor's development), not a loop
     seed: int | None = None
     volume: float = 0.8
@@ -76,6 +79,10 @@ class LiveConfig:
         if not (math.isfinite(self.presence_hz) and 0 <= self.presence_hz <= MAX_PRESENCE_HZ):
             raise LiveConfigError(f"presence_hz {self.presence_hz}: choose 0 (off) to {MAX_PRESENCE_HZ:g} "
                                   "counts of people a second (each takes about 125 ms of a core)")
+        if not (math.isfinite(self.key_follow_s) and (self.key_follow_s == 0 or self.key_follow_s >= KEY_FOLLOW_MIN_S)):
+            raise LiveConfigError(f"key_follow_s {self.key_follow_s}: give seconds a change of light must last before "
+                                  f"the key follows it, {KEY_FOLLOW_MIN_S:g} or more (a passing cloud is not a change "
+                                  "of light), or 0 to keep the first bar's key")
         if self.seed is not None and self.seed < 0:
             raise LiveConfigError(f"seed {self.seed}: a seed is 0 or more")
         if self.key not in ("auto", "none"):

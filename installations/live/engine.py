@@ -22,9 +22,21 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   notes already played are the prefix, the new code carries the rest, and the next bar follows
   it. The first new step must be a note, so the picture's change is heard at that step.
 - **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding.
+- **a gesture answers within a beat.** The motion of the last beat sets how busy the melody's figure
+  is (score_av/gesture.py: calmer, as decided, eighths, sixteenths). Each bar is figured at the level
+  when it is decided; when the level changes while a bar plays, the rest of the bar is figured again
+  from its next sixteenth (`_refigure`). Development, themes and the layers read the bars as decided
+  (`_Bar.plain`), so a gesture changes the figure, not the piece.
 - **someone entering is a change.** When the people counter (presence.py, on its own thread) sees
   someone in a room it had seen empty (`people`: 0, then 1 or more), the next bar is decided anew, as
-  after a cut (not held or developed, not a theme); an emptied room needs nothing: its motion quiets the music.
+  after a cut (not held or developed, not a theme). While the counter sees nobody, the room settles:
+  its motion counts as none (the quiet end of loudness, the calmest figure) and a look is held unless
+  it moves as far as a cut (`change`), so the empty room's light and shadows are not played as gestures.
+- **the key follows the light** (`--key auto`). The colour of the frames, averaged over LIGHT_SECONDS,
+  gives the key the light asks for (score_av/key.py, KeyFollower); when it has asked for another
+  key than the one it asked for when the piece reached its key, without a break, for `key_follow_s`
+  (20 minutes by default), the piece moves one step towards it (a related key) at the next phrase's
+  first bar, and the themes, the anchor and the bars development reads are transposed into it.
 - **the camera lost, the music goes on.** With no frames, each new bar's look takes a slow walk
   from the last one seen (`drift`), until the camera is back.
 - **the band plays under it.** With more layers than the melody (`LiveSettings.band`: score_av/band.py),
@@ -72,10 +84,12 @@ import numpy as np
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, NOTE_OFF, STEPS_PER_BAR, tokens_to_notes
 from score_av.arrangement import bass_notes, harmony_bar, steer_bar
 from score_av.band import CHANNELS, Band
-from score_av.conductor import (DEVELOP_AVOID, RETURN, CodeMemo, Conducting, bars_to_return, codes_in_key,
-                                develop_bar, finish_bar, inpainter_for, key_bias, phrase_end, pitch_of)
+from score_av.conductor import (DEVELOP_AVOID, PHRASE, RETURN, CodeMemo, Conducting, bars_to_return, codes_in_key,
+                                develop_bar, finish_bar, inpainter_for, key_bias, phrase_end, pitch_of, place_octave,
+                                transpose)
 from score_av.drums import cut_into, drum_bar, next_level, phrase_fill
-from score_av.key import Key, key_from_colour
+from score_av.gesture import NEUTRAL, figure, level_of, onsets
+from score_av.key import KEY_FOLLOW_S, Key, KeyFollower, key_from_colour, shift_between
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
 from score_av.motion import MOVING, FrameFeatures, luma
@@ -94,6 +108,8 @@ MARGIN_MS = 25        # a re-decoded bar starts at least this far ahead of the a
 ANSWER_WAIT_MS = 30   # when the next sixteenth is further than this, the answering note starts at once, off the grid
 DRIFT = 0.99          # each bar without a camera: look = DRIFT * look + sqrt(1 - DRIFT^2) * noise
 MOTION_MEMORY = 0.995  # per frame: how slowly the motion scale (its running high mark) forgets
+BEAT_MEMORY = 0.999   # per frame: how slowly the gestures' scale (the busiest beat's mean motion) forgets
+BARS_KEPT = 4096      # bars_heard keeps the latest this many (a run's gesture figures; about two hours at 120 bpm)
 HARMONY_CONTEXT = 3   # melody bars before a bar that its chords are chosen with (harmony_spans over them and it)
 
 
@@ -107,6 +123,8 @@ class LiveSettings:
     change: float = CHANGE
     conducting: Conducting = Conducting()
     band: Band = Band()             # the layers under the melody (score_av/band.py); the melody alone by default
+    gestures: bool = True           # the motion of the last beat sets the melody's figure (score_av/gesture.py)
+    key_follow_s: float = KEY_FOLLOW_S  # with key "auto": seconds a change of light must last to move the key; 0: never
 
 
 @dataclass
@@ -129,6 +147,10 @@ class LiveCounters:
     layers_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # making one bar's layers, engine thread
     entrances: int = 0                # someone came into a room counted empty (people: 0, then 1 or more)
     bars_anew_on_entrance: int = 0    # bars decided anew (not held) because of one
+    gestures: int = 0                 # changes of the figure's level (the motion of the last beat)
+    gestures_answered: int = 0        # ... answered within the bar playing (its rest figured again)
+    key_changes: int = 0              # the key followed the light
+    bars_heard: deque = field(default_factory=lambda: deque(maxlen=BARS_KEPT))  # per bar once over: what the picture did, what played
 
 
 @dataclass
@@ -189,6 +211,14 @@ class _Bar:
     position: np.ndarray       # the look it plays
     code: np.ndarray           # that look placed in the music model's space (OSC, the window)
     velocity: int
+    plain: np.ndarray | None = None  # the bar as decided, before its figure (None: the tokens are)
+    level: int = NEUTRAL       # the figure's level its last notes play at (gesture.py)
+    answers: int = 0           # changes answered within it: picture changes re-decoded, gestures re-figured
+
+    @property
+    def decided(self) -> np.ndarray:
+        """The bar as decided (what development, themes and the layers read), before its figure."""
+        return self.tokens if self.plain is None else self.plain
 
 
 def _struck_from(events: list[NoteEvent], answer_tick: int | None) -> list[NoteEvent]:
@@ -247,6 +277,12 @@ class LiveScore:
         self._started = clock()
         self.path: list[np.ndarray] = []       # recent music codes, for the window
         self._backings: dict[int, _Backing] = {}  # index -> what the layers under the bar were made from (the last few)
+        self._level = NEUTRAL                  # the figure's level the last beat's motion asks for (gesture.py)
+        self._beat: deque = deque()            # (t, motion) of the frames of the last beat
+        self._beat_scale = MOVING              # the busiest beat's mean motion, forgotten slowly (BEAT_MEMORY)
+        self._shown: deque = deque(maxlen=512)  # (t, motion against _beat_scale) of the last frames: bars_heard's
+        self._people: int | None = None        # the people counter's last count (None: not counting)
+        self._follower: KeyFollower | None = None  # the key following the light (key "auto"), from the first bar
         music.decode(np.zeros((1, music.latent_dim), np.float32), prefix=np.zeros((1, 1), np.int64))  # warm up
         if "bass" in settings.band.layers:  # loaded, and its first (slow) decode done, before the music starts
             bass_notes(np.full((1, STEPS_PER_BAR), NOTE_OFF, np.int64), [], np.zeros((1, 2), np.float32))
@@ -271,6 +307,7 @@ class LiveScore:
     def people(self, count: int, before: int | None) -> None:
         """The people counter's count changed (any thread): someone entering a room counted empty
         (`before` 0, `count` 1 or more) makes the next bar decided anew."""
+        self._people = count
         if before == 0 and count >= 1:
             self.counters.entrances += 1
             self._entered.set()
@@ -346,6 +383,11 @@ class LiveScore:
             cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)  # the runner shrinks frames already
         motion, colour = self._features.measure(small)
         self._motion_scale = max(MOVING, self._motion_scale * MOTION_MEMORY, motion)
+        if self._people == 0:
+            motion = 0.0  # an empty room settles: its light and shadows are not gestures
+        if self._follower is not None:
+            self._follower.observe(t, colour)
+        figure_changed = self._gesture(t, motion)
         code = self.video.encode(small[None])
         self.counters.frames_encoded += 1
         with self._lock:
@@ -374,6 +416,8 @@ class LiveScore:
             if new and not answered:
                 self.counters.changes_deferred += 1
                 self._changes[-1].deferred = True
+            if answered:
+                return  # the bar answering is figured at the level of now
         else:
             self._far_from = None
             if self._changes:  # within the threshold of the look playing now, and not answered yet:
@@ -386,6 +430,8 @@ class LiveScore:
                         else:
                             self.counters.changes_merged += 1
                     self._changes = []
+        if figure_changed or playing.level != self._level:
+            self._refigure(playing)
 
     def _answer_changes(self, first_note_tick: int) -> None:
         """The changes waiting are answered by the note at `first_note_tick`: the oldest is measured
@@ -401,6 +447,94 @@ class LiveScore:
         self.counters.changes_answered += 1
         self.counters.changes_merged += len(self._changes) - 1
         self._changes = []
+
+    # --- gestures: the figure follows the motion of the last beat ------------------------------
+    def _gesture(self, t: float, motion: float) -> bool:
+        """Take a frame's motion (pixel levels); True when the figure's level changed with it. The level
+        reads the mean motion of the last beat against the busiest beats of the last minute or so
+        (`_beat_scale`, never below MOVING: a still room stays calm)."""
+        self._beat.append((t, motion))
+        beat = STEPS_PER_BAR // 4 * (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
+        while self._beat and self._beat[0][0] < t - beat:
+            self._beat.popleft()
+        mean = float(np.mean([m for _, m in self._beat]))
+        self._beat_scale = max(MOVING, self._beat_scale * BEAT_MEMORY, mean)
+        self._shown.append((t, motion / self._beat_scale))
+        if not self.settings.gestures:
+            return False
+        level = level_of(mean / self._beat_scale, self._level)
+        if level == self._level:
+            return False
+        self._level = level
+        self.counters.gestures += 1
+        return True
+
+    def _refigure(self, playing: _Bar) -> bool:
+        """Answer a gesture: figure the rest of the bar playing at the level of now, from its next free
+        sixteenth, and the next bar whole when it is scheduled (their layers are scheduled again, as
+        they were). False when nothing is answered now (within ANSWER_EVERY sixteenths of the last
+        answer, or the figure is the same)."""
+        now = self.player.tick()
+        if now - self._answered_at < ANSWER_EVERY * playing.step_ms:
+            return False
+        step = max(1, math.ceil((now + MARGIN_MS - playing.tick) / playing.step_ms))
+        targets = ([(playing, step)] if step < STEPS_PER_BAR else []) + \
+            [(b, 0) for b in self.bars if b.index == playing.index + 1]
+        replaced = []
+        for bar, first in targets:
+            tokens = figure(bar.decided, self._level, self.key, first)
+            tokens[:first] = bar.tokens[:first]
+            replaced.append((replace(bar, tokens=tokens, level=self._level), first))
+        changed = [(bar, first) for (bar, first), (old, _) in zip(replaced, targets) if not np.array_equal(bar.tokens, old.tokens)]
+        self.bars = [next((b for b, _ in replaced if b.index == old.index), old) for old in self.bars]
+        if not changed:
+            return False
+        (head, first), rest = replaced[0], [b for b, _ in replaced[1:]]
+        start_tick = int(round(head.tick + first * head.step_ms))
+        self._answered_at = now
+        events = self._events(head, first) + [e for b in rest for e in self._events(b, 0)]
+        self.player.replace_from(start_tick, events)
+        if self._backed():
+            self._layers_again([b for b, _ in replaced], first, start_tick)
+        head.answers += 1
+        self.counters.gestures_answered += 1
+        for bar, _ in replaced:
+            self._announce(bar)
+        return True
+
+    def _heard(self, bar: _Bar) -> None:
+        """Record a bar once it can no longer change: the motion of the frames shown while it was heard
+        (against the gestures' scale) and what it played (bench/gestures.py)."""
+        notes = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN].astype(int)
+        start, end = self.player.heard_at(bar.tick), self.player.heard_at(int(bar.tick + STEPS_PER_BAR * bar.step_ms))
+        shown = [m for t, m in self._shown if start <= t < end]
+        self.counters.bars_heard.append((bar.index, float(np.mean(shown)) if shown else None, onsets(bar.tokens),
+                                         int(np.abs(np.diff(notes)).sum()) if len(notes) > 1 else 0,
+                                         bar.level, bar.answers))
+
+    # --- the key follows the light ---------------------------------------------------------------
+    def _move_key(self, new: Key) -> None:
+        """Move the piece into `new`: the themes, the anchor and the bars development reads are
+        transposed into it (by whole octaves kept in the register), and what was prepared is dropped."""
+        old, shift = self.key, shift_between(self.key, new)
+        register = self.settings.conducting.register
+
+        def carried(bar: np.ndarray) -> np.ndarray:
+            moved = transpose(np.asarray(bar)[None], np.array([shift]))[0]
+            first = bar[bar >= FIRST_PITCH_TOKEN]
+            return place_octave(moved, int(pitch_of(first[:1])[0]) if len(first) else None, register)
+
+        self.key = new
+        self._memory = [(look, carried(bar)) for look, bar in self._memory]
+        self._played = [(i, carried(bar)) for i, bar in self._played]
+        if self._anchor is not None:
+            self._anchor = (self._anchor[0], carried(self._anchor[1]))
+        if self._last_pitch is not None:
+            self._last_pitch += shift
+        self._discard_prepared()
+        self.counters.key_changes += 1
+        log.info("key %s -> %s: the light has asked for %s for %.0f minutes", old, new, self._follower.asking,
+                 self.settings.key_follow_s / 60)
 
     def change_figures(self) -> dict:
         """What the stats report of the picture's changes (see the module's docstring)."""
@@ -437,6 +571,8 @@ class LiveScore:
             colour = np.mean(self._colours, axis=0) if self._colours else np.full(3, 128.0)
             self.key = key_from_colour(colour)
             log.info("key %s (from the picture's colour)", self.key)
+            if self.settings.key_follow_s > 0:
+                self._follower = KeyFollower(self.key, colour, self.settings.key_follow_s)
         self._look, self._motion, self._colours = [], [], []
         if self._bpm_next is not None or not self.bars:
             bpm = self._bpm_next or self.settings.bpm
@@ -451,8 +587,13 @@ class LiveScore:
         previous = self.bars[-1] if self.bars else None
         anew = self._entered.is_set()
         self._entered.clear()
+        if self._follower is not None and self._follower.due(self.clock()) and \
+                (index - self._phrase_start) % PHRASE == 0:  # a phrase's first bar: the last one closed on the tonic
+            self._move_key(self._follower.move())
         tokens, position, code = self._decide(look, previous, index, anew=anew and previous is not None)
-        bar = _Bar(index, tick, step_ms, tokens, position, code, self._velocity(motion))
+        level = self._level if self.settings.gestures else NEUTRAL
+        bar = _Bar(index, tick, step_ms, figure(tokens, level, self.key), position, code, self._velocity(motion),
+                   plain=tokens, level=level, answers=int(previous is not None and level != previous.level))
         events = self._events(bar, 0)
         self.player.schedule(events)
         if self._backed():
@@ -461,8 +602,11 @@ class LiveScore:
         if self._changes and previous is not None and position is not previous.position:  # decided from them
             first_note = min((e.tick for e in events if e.velocity), default=None)
             if first_note is not None:
+                bar.answers += 1
                 for change in self._changes:
                     change.answer_tick = first_note if change.answer_tick is None else change.answer_tick
+        for over in (self.bars + [bar])[:-2]:  # no longer replaced: what it played is final
+            self._heard(over)
         self.bars = (self.bars + [bar])[-2:]
         self.counters.bars_played += 1
         self._announce(bar)
@@ -474,7 +618,8 @@ class LiveScore:
         rules, one bar), closing its phrase on the tonic when bar `index` ends one (phrase_end).
         `anew`: someone entered the room; decoded anew, as after a cut (neither held nor a theme)."""
         how = self.settings.conducting
-        if not anew and previous is not None and np.linalg.norm(look - previous.position) < self.settings.steady:
+        steady = self.settings.change if self._people == 0 else self.settings.steady  # an empty room holds its look
+        if not anew and previous is not None and np.linalg.norm(look - previous.position) < steady:
             return phrase_end(self._held(index, previous), self.key, how, index - self._phrase_start), \
                 previous.position, previous.code
         if anew or previous is not None and np.linalg.norm(look - previous.position) > self.settings.change:
@@ -505,7 +650,7 @@ class LiveScore:
         inpainted towards its return between (the bar before again when development is off). The bar
         prepared on the worker (_prepare_next) when it was made from what the bar is made from now."""
         if inpainter_for(self.music, self.settings.conducting) is None or self._anchor is None:
-            return previous.tokens
+            return previous.decided
         wanted = self._development(index)
         if wanted is None:
             return self._anchor[1]
@@ -606,7 +751,7 @@ class LiveScore:
         notes = []
         spans, voicing, z, level = [], prior.voicing if prior else None, None, None
         if "harmony" in layers or "bass" in layers:
-            spans, chords = harmony_bar(np.array(before, np.int64).reshape(-1, STEPS_PER_BAR), bar.tokens, self.key,
+            spans, chords = harmony_bar(np.array(before, np.int64).reshape(-1, STEPS_PER_BAR), bar.decided, self.key,
                                         band.part("harmony").pattern, voicing)
             if "harmony" in layers and chords:
                 notes += [("harmony", n) for n in chords]
@@ -615,7 +760,7 @@ class LiveScore:
         if "bass" in layers:
             same_phrase = prior is not None and prior.z is not None and prior.phrase_start == made.phrase_start
             z = steer_bar(made.motion, made.brightness, prior.z if same_phrase else None)
-            notes += [("bass", n) for n in bass_notes(bar.tokens[None], spans, z[None], np.array([bar.velocity]))]
+            notes += [("bass", n) for n in bass_notes(bar.decided[None], spans, z[None], np.array([bar.velocity]))]
         if "drums" in layers:
             level = next_level(made.motion, prior.level if prior else None)
             crash = cut_into(bar.index, made.phrase_start, prior.phrase_start if prior else None)
@@ -637,7 +782,7 @@ class LiveScore:
         return events
 
     def _announce(self, bar: _Bar) -> None:
-        self._played = ([p for p in self._played if p[0] < bar.index] + [(bar.index, bar.tokens)])[-(DEVELOP_AVOID + 1):]
+        self._played = ([p for p in self._played if p[0] < bar.index] + [(bar.index, bar.decided)])[-(DEVELOP_AVOID + 1):]
         onsets = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN]
         if len(onsets):
             self._last_pitch = int(pitch_of(onsets[-1:])[0])
@@ -680,11 +825,16 @@ class LiveScore:
         self._anchor = (target.index, tokens)  # a new look: its bar is the anchor
         tokens = phrase_end(tokens, self.key, how, target.index - self._phrase_start)  # its new notes close the phrase
         self._phrase_start = target.index + 1  # a change this far is a cut: the phrase starts again after it
-        replaced = [replace(target, tokens=tokens, position=position, code=code[0])]
+        level = self._level if self.settings.gestures else NEUTRAL
+        heard = figure(tokens, level, self.key, step)  # (its first note, the answer, is left as it is)
+        heard[:step] = target.tokens[:step]
+        replaced = [replace(target, tokens=heard, plain=tokens, position=position, code=code[0], level=level,
+                            answers=target.answers + 1)]
         after = [b for b in self.bars if b.index > target.index]
         if after:
             tokens_after, _, code_after = self._decide(position, None, after[0].index)
-            replaced.append(replace(after[0], tokens=tokens_after, position=position, code=code_after))
+            replaced.append(replace(after[0], tokens=figure(tokens_after, level, self.key), plain=tokens_after,
+                                    position=position, code=code_after, level=level))
         events = self._events(replaced[0], step) + [e for b in replaced[1:] for e in self._events(b, 0)]
         start_tick = int(round(target.tick + step * target.step_ms))
         ready = self.player.tick() + 3  # decoding took longer than MARGIN_MS: strike the answer from now

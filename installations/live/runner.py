@@ -139,7 +139,8 @@ class LiveRun:
             self.player.set_volume(config.volume)
             self.engine = LiveScore(self.models.music, self.models.video, self.player,
                                     LiveSettings(bpm=config.bpm, seed=config.seed, style=config.style, key=config.key,
-                                                 conducting=Conducting(development=config.development), band=self.band),
+                                                 conducting=Conducting(development=config.development), band=self.band,
+                                                 gestures=config.gestures, key_follow_s=config.key_follow_s),
                                     on_bar=self._bar, clock=clock)
             self.source = source or (FileSource(config.source, clock=clock) if config.source
                                      else CameraSource(config.camera))
@@ -351,6 +352,8 @@ class LiveRun:
                 "notes_played": len(jitter), "layers": list(self.band.layers),
                 "layer_levels": dict(self.player.levels), "notes_by_layer": dict(self.player.notes_played),
                 "layers_ms_per_bar": spread(c.layers_ms), **self.engine.change_figures(),
+                "key": str(self.engine.key) if self.engine.key is not None else None, "key_changes": c.key_changes,
+                "gestures": c.gestures, "gestures_answered": c.gestures_answered,
                 "people": self.presence.figures() if self.presence is not None else dict(NO_PEOPLE),
                 "note_jitter_ms": spread(jitter), "answers_off_the_grid": self.player.off_grid,
                 "answers_off_the_grid_ms": spread(self.player.off_grid_ms), "audio_underruns": self.player.underruns,

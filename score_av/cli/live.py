@@ -71,7 +71,15 @@ def register(sub) -> None:
     p.add_argument("--layers", metavar="LIST",
                    help=f"the layers that play, comma-separated, from {', '.join(LAYERS)} (the melody always), "
                         "each on its own MIDI channel (default: the preset's, else melody)")
-    p.add_argument("--key", help='"auto" (from the colour of the first bar), "none" or e.g. "D major" (default: auto)')
+    p.add_argument("--key", help='"auto" (from the colour of the first bar, then following the room\'s light), '
+                                 '"none" or e.g. "D major", which stays (default: auto)')
+    p.add_argument("--key-follow-s", type=float, metavar="S",
+                   help="with --key auto: a change of light that lasts S seconds moves the piece one step to a "
+                        "related key, at a phrase's start; shorter ones never do (at least 300; 0: never; "
+                        "default: 1200, 20 minutes)")
+    p.add_argument("--no-gestures", dest="gestures", action="store_const", const=False, default=None,
+                   help="movement sets only the loudness (default: the motion of the last beat also sets how busy "
+                        "the melody's figure is, answered within a beat)")
     p.add_argument("--no-development", dest="development", action="store_const", const=False, default=None,
                    help="a held look repeats its bar (default: it grows a phrase around it, as render's)")
     p.add_argument("--seed", type=int, help="another rotation from picture to music space")

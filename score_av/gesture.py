@@ -1,0 +1,112 @@
+"""Gestures heard: how much the picture moves sets how busy the melody's figure is, within a beat.
+
+The music model decides which notes a bar plays; movement in front of the camera decides how they
+are figured, as a player ornaments a tune (diminution). The picture's motion over the last beat,
+normalised as loudness is (motion.py: 0 still, 1 busy), gives a level:
+
+- **0, still** (below 0.15): a calmer bar. Notes struck off the beat are tied to the note before
+  (or become rests), so the bar moves in quarter notes at most.
+- **1, moving** (0.15 to 0.45): the bar as decided.
+- **2, busy** (0.45 to 0.75): a note struck on a beat is split: into eighths when it lasts a
+  quarter or more, into sixteenths when it lasts an eighth (a turn on the beat).
+- **3, very busy** (above 0.75): every note of an eighth or longer is split into sixteenths.
+
+A split note walks by steps of the key towards the note after it (passing notes, turning back
+before it), or turns about a neighbour when the next note is the same, a step away or not there;
+its first part is the note itself. The bar's last note is never touched: a phrase still closes on its tonic.
+
+Live, the level is read at every frame (with a margin of HYSTERESIS around each threshold, so a
+motion hovering at one does not flap) and a change of level re-figures the rest of the bar
+playing from its next sixteenth (installations/live/engine.py): the figure answers a gesture within
+a beat, while loudness (CC 11) answers each frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF, STEPS_PER_BAR, STEPS_PER_QUARTER
+
+from .key import Key
+
+LEVELS = (0.15, 0.45, 0.75)   # normalised motion at which the figure gets busier (levels 0-3)
+HYSTERESIS = 0.05             # a level changes only when motion is past its threshold by this much
+NEUTRAL = 1                   # the level that plays the bar as decided
+
+
+def level_of(motion: float, current: int | None = None) -> int:
+    """The figure's level for normalised motion `motion` (0-1); with `current`, kept unless motion
+    is past the threshold between them by HYSTERESIS."""
+    level = int(np.searchsorted(LEVELS, motion, side="right"))
+    if current is None or level == current:
+        return level
+    edge = LEVELS[min(level, current)]  # the threshold between the two levels' neighbours
+    return level if abs(motion - edge) >= HYSTERESIS else current
+
+
+def figure(bar: np.ndarray, level: int, key: Key | None, from_step: int = 0) -> np.ndarray:
+    """The bar (16 tokens) figured for `level`, from `from_step` on (the steps before are kept as they
+    are: they have sounded; a note struck at `from_step` is kept: it may be an answer). Level NEUTRAL
+    gives the bar itself."""
+    bar = np.asarray(bar, np.int64)
+    out = bar.copy()
+    notes = _notes(bar)
+    if level == NEUTRAL or not notes:
+        return out
+    last = notes[-1][0]
+    if level < NEUTRAL:
+        for start, end, _ in notes:
+            if start > from_step and start % STEPS_PER_QUARTER and start != last:
+                out[start] = HOLD if start > 0 and out[start - 1] != NOTE_OFF else NOTE_OFF
+        return out
+    for i, (start, end, pitch) in enumerate(notes):
+        length = end - start
+        if start == last or length < 2 or level == 2 and start % STEPS_PER_QUARTER:
+            continue
+        part = 2 if level == 2 and length >= STEPS_PER_QUARTER else 1
+        after = notes[i + 1][2] if i + 1 < len(notes) else None
+        walk = _walk(pitch, after, length // part, key)
+        for k, p in enumerate(walk[1:], start=1):
+            step = start + k * part
+            if step >= from_step and step < end:
+                out[step] = p - MIN_PITCH + FIRST_PITCH_TOKEN
+    return out
+
+
+def onsets(bar: np.ndarray) -> int:
+    """How many notes the bar strikes."""
+    return int((np.asarray(bar) >= FIRST_PITCH_TOKEN).sum())
+
+
+def _notes(bar: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start, end, pitch) of each note the bar strikes (a note ends at the next onset or rest)."""
+    notes, current = [], None
+    for step, token in enumerate(bar):
+        if token >= FIRST_PITCH_TOKEN or token == NOTE_OFF:
+            if current is not None:
+                notes.append((current[0], step, current[1]))
+            current = (step, int(token) - FIRST_PITCH_TOKEN + MIN_PITCH) if token >= FIRST_PITCH_TOKEN else None
+    if current is not None:
+        notes.append((current[0], STEPS_PER_BAR, current[1]))
+    return notes
+
+
+def _walk(pitch: int, towards: int | None, n: int, key: Key | None) -> list[int]:
+    """n pitches starting on `pitch`: steps of the key towards `towards` (stopping short of it), or
+    the note and its upper neighbour in turn."""
+    scale = _scale(key, pitch)
+    here = int(np.argmin(np.abs(scale - pitch)))
+    if towards is None or towards == pitch:
+        return [pitch if k % 2 == 0 else int(scale[min(here + 1, len(scale) - 1)]) for k in range(n)]
+    direction = 1 if towards > pitch else -1
+    room = int(np.sum(((scale - pitch) * direction > 0) & ((towards - scale) * direction > 0)))
+    if room == 0:  # the next note is a step away: turn about the neighbour on the other side
+        other = int(scale[np.clip(here - direction, 0, len(scale) - 1)])
+        return [pitch if k % 2 == 0 else other for k in range(n)]
+    steps = [k % (2 * room) for k in range(n)]  # out towards the next note and back, by steps of the key
+    return [int(scale[np.clip(here + direction * min(s, 2 * room - s), 0, len(scale) - 1)]) for s in steps]
+
+
+def _scale(key: Key | None, around: int) -> np.ndarray:
+    """The pitches of the key (every whole tone when there is none) within two octaves of `around`."""
+    pitches = np.arange(around - 24, around + 25)
+    return pitches[key.contains(pitches)] if key is not None else pitches[(pitches - around) % 2 == 0]
