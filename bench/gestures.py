@@ -1,5 +1,5 @@
 """Are gestures heard? `score-av live` on the shared webcam close-up (a person signing to the camera,
-looped), with the figure following the motion of the last beat and without it. Prints JSON.
+looped), with the figure following the motion of the last half beat and without it. Prints JSON.
 
 Per bar once it is over (LiveCounters.bars_heard): its frames' motion (0-1, normalised as loudness
 is), the notes it struck and its pitch movement (the sum of the intervals between them, in
@@ -7,7 +7,9 @@ semitones), and the changes answered within it (picture changes re-decoded, gest
 or a new bar decided from a changed picture or at another figure's level). The figures:
 
 - Spearman of per-bar motion against per-bar note count, and against pitch movement (velocity
-  follows motion by design, so it is left out);
+  follows motion by design, so it is left out); the bar's motion is that of the frames shown while
+  it is heard, and also (`..._answered_window`) that of the frames its figure answers, shown half a
+  beat earlier (the figure reads the last half beat's motion: an answer comes after what it answers);
 - "bars of movement" are bars whose motion reaches the first gesture level (gesture.LEVELS[0]);
   over every run of four consecutive bars of movement, the share that holds at least one answered
   change (the aim: all of them).
@@ -35,9 +37,11 @@ WEBCAM = ASL
 
 
 def heard_figures(bars: list[tuple]) -> dict:
-    """The figures of the module docstring from bars_heard's (index, motion, notes, pitch movement, level, answers)."""
-    bars = [b for b in bars if b[1] is not None]
+    """The figures of the module docstring from bars_heard's (index, motion, notes, pitch movement, level,
+    answers, motion of the frames answered)."""
+    bars = [b for b in bars if b[1] is not None and b[6] is not None]
     motion = np.array([b[1] for b in bars], float)
+    answering = np.array([b[6] for b in bars], float)
     notes = np.array([b[2] for b in bars], float)
     moved = np.array([b[3] for b in bars], float)
     answers = np.array([b[5] for b in bars], int)
@@ -48,6 +52,8 @@ def heard_figures(bars: list[tuple]) -> dict:
             "notes_per_bar_mean": round(float(notes.mean()), 2) if len(notes) else None,
             "spearman_motion_vs_notes": r(spearman(motion, notes)) if len(bars) > 2 else None,
             "spearman_motion_vs_pitch_movement": r(spearman(motion, moved)) if len(bars) > 2 else None,
+            "spearman_motion_vs_notes_answered_window": r(spearman(answering, notes)) if len(bars) > 2 else None,
+            "spearman_motion_vs_pitch_movement_answered_window": r(spearman(answering, moved)) if len(bars) > 2 else None,
             "windows_of_4_moving_bars": len(windows),
             "share_of_those_with_an_answered_change": round(float(np.mean(windows)), 3) if windows else None,
             "levels_played": {str(level): int(sum(1 for b in bars if b[4] == level)) for level in range(4)}}

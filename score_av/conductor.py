@@ -11,7 +11,8 @@ conductor gives the bars a piece to belong to:
   the one the bar decoded there fits best. A cut inside a bar makes two jumps of the look (the bar
   that holds both shots, and the one after it): it moves the key once.
 - **phrases.** Phrases are 8 bars, counted from the first bar and started again on the bar after a
-  cut (a jump of the look past CUT). Bars are placed an octave up or down so that each begins near
+  cut (a jump of the look past CUT, or a bar given as a cut: someone entering an empty room,
+  presence.py). Bars are placed an octave up or down so that each begins near
   where the last one ended, and every fourth bar of a phrase ends on the tonic, whatever made it:
   a new bar, a held one, a developed one or a theme brought back (phrase_end).
 - **development.** Where the picture holds one look, the music plays a phrase, not a loop. The
@@ -338,21 +339,30 @@ def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarr
 
 
 def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion: np.ndarray,
-            how: Conducting = Conducting(), place: Callable[[np.ndarray], np.ndarray] | None = None) -> Conducted:
+            how: Conducting = Conducting(), place: Callable[[np.ndarray], np.ndarray] | None = None,
+            cuts: np.ndarray | None = None) -> Conducted:
     """Bars for the positions (n, d) each bar plays (held ones repeated), given each bar's own look
     (n, d: its position before holding) and motion (n,) in [0, 1]. Positions are the mapping's
     standardised codes (mapping.py): themes and cuts are measured there, and `place` carries them to
-    the music codes decoded (None: the positions are music codes already)."""
+    the music codes decoded (None: the positions are music codes already).
+
+    `cuts` (n,) bool: bars decided anew as after a cut whatever their looks did (someone entering a
+    room counted empty: presence.BarPeople.entrances). There, as at a jump of the look, the phrase
+    starts again (and with `modulate` the key may move); the bar is never held nor a theme brought
+    back, and keeps nothing of the bar before (variation)."""
     n = len(positions)
     codes = np.asarray(place(positions) if place is not None and n else positions, np.float32)
-    held = np.r_[False, np.all(positions[1:] == positions[:-1], axis=1)] if n else np.zeros(0, bool)
+    anew = np.zeros(n, bool) if cuts is None else np.asarray(cuts, bool)
+    if anew.shape != (n,):
+        raise ValueError(f"cuts must be one bool per bar ({n},), got {anew.shape}")
+    held = np.r_[False, np.all(positions[1:] == positions[:-1], axis=1)] & ~anew if n else np.zeros(0, bool)
     theme_of = np.full(n, -1)
     memory: list[int] = []  # bars whose look is remembered
     keys: list[Key | None] = []
     key = how.key
     new = []
     playing = -1  # the bar whose notes are sounding: a theme never brings back the bar just played
-    jumps = np.r_[False, np.linalg.norm(np.diff(looks, axis=0), axis=1) > CUT] if n else np.zeros(0, bool)
+    jumps = (np.r_[False, np.linalg.norm(np.diff(looks, axis=0), axis=1) > CUT] | anew) if n else np.zeros(0, bool)
     phrase_start = np.maximum.accumulate(np.where(jumps, np.arange(n), 0)) if n else np.zeros(0, int)
     for k in range(n):
         if how.modulate and key is not None and jumps[k] and not jumps[k - 1]:  # a cut inside a bar jumps twice
@@ -361,7 +371,7 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
         if held[k]:
             continue
         remembered = np.asarray([j for j in memory if j != playing], dtype=int)
-        if how.theme_radius > 0 and len(remembered):
+        if how.theme_radius > 0 and len(remembered) and not anew[k]:
             distance = np.linalg.norm(positions[remembered] - positions[k], axis=1)
             if distance.min() < how.theme_radius:
                 theme_of[k] = playing = remembered[int(distance.argmin())]
@@ -401,7 +411,8 @@ def conduct(music: MusicModel, positions: np.ndarray, looks: np.ndarray, motion:
             if theme_of[k] >= 0:
                 bars[k] = bars[theme_of[k]]
             else:
-                before = (bars[k - 1], float(np.linalg.norm(positions[k] - positions[k - 1]))) if k else None
+                moved = float(np.linalg.norm(positions[k] - positions[k - 1])) if k else 0.0
+                before = (bars[k - 1], max(moved, CUT) if anew[k] else moved) if k else None
                 bars[k] = finish_bar(music, keyed[k], keys[k], how, before, last_pitch, whole=bars[k])
             anchor, anchor_bar = k, bars[k].copy()
         bars[k] = phrase_end(bars[k], keys[k], how, k - phrase_start[k])

@@ -1,24 +1,34 @@
 """Gestures heard: how much the picture moves sets how busy the melody's figure is, within a beat.
 
 The music model decides which notes a bar plays; movement in front of the camera decides how they
-are figured, as a player ornaments a tune (diminution). The picture's motion over the last beat,
-normalised as loudness is (motion.py: 0 still, 1 busy), gives a level:
+are figured, as a player ornaments a tune (diminution). The picture's motion over the last half beat,
+against the busiest beats of the last minute or so, gives a level:
 
 - **0, still** (below 0.15): a calmer bar. Notes struck off the beat are tied to the note before
   (or become rests), so the bar moves in quarter notes at most.
-- **1, moving** (0.15 to 0.45): the bar as decided.
-- **2, busy** (0.45 to 0.75): a note struck on a beat is split: into eighths when it lasts a
-  quarter or more, into sixteenths when it lasts an eighth (a turn on the beat).
-- **3, very busy** (above 0.75): every note of an eighth or longer is split into sixteenths.
+- **1, moving**: the bar as decided.
+- **2, busy**: a note is struck on every eighth and on the sixteenth after each beat (a turn on
+  the beat): three notes a beat.
+- **3, very busy**: a note on every sixteenth: four a beat.
+
+When busy, the notes run on through the bar's rests to its next note, and the bar's last note
+turns about itself and is struck again for its last quarter.
+
+Where moving ends and busy begins is the room's own (Levels): the moving beats of the last half
+minute are shared out by their quantiles, 40 % moving, 40 % busy, 20 % very busy, so that a lone
+visitor's small gestures and a crowd's are both heard across every figure (0.45 and 0.75 until
+the room has moved for a while).
 
 A split note walks by steps of the key towards the note after it (passing notes, turning back
 before it), or turns about a neighbour when the next note is the same, a step away or not there;
-its first part is the note itself. The bar's last note is never touched: a phrase still closes on its tonic.
+its first part is the note itself. The bar's last note keeps its pitch and its onset: a phrase still closes on its tonic.
 
-Live, the level is read at every frame (with a margin of HYSTERESIS around each threshold, so a
-motion hovering at one does not flap) and a change of level re-figures the rest of the bar
-playing from its next sixteenth (installations/live/engine.py): the figure answers a gesture within
-a beat, while loudness (CC 11) answers each frame.
+Live, the level is read at every frame from the motion of the last half beat (with a margin of
+HYSTERESIS around each threshold, so a motion hovering at one does not flap) and a change of level
+re-figures the rest of the bar playing from its next sixteenth, at most every eighth; a busier
+figure comes at once, a calmer one once the calm has lasted a beat, so a gesture's figure fills
+its beat (installations/live/engine.py): the figure answers a gesture within a beat, while loudness
+(CC 11) answers each frame.
 """
 from __future__ import annotations
 
@@ -29,18 +39,44 @@ from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OF
 from .key import Key
 
 LEVELS = (0.15, 0.45, 0.75)   # normalised motion at which the figure gets busier (levels 0-3)
-HYSTERESIS = 0.05             # a level changes only when motion is past its threshold by this much
+HYSTERESIS = 0.02             # a level changes only when motion is past its threshold by this much
 NEUTRAL = 1                   # the level that plays the bar as decided
 
 
-def level_of(motion: float, current: int | None = None) -> int:
-    """The figure's level for normalised motion `motion` (0-1); with `current`, kept unless motion
-    is past the threshold between them by HYSTERESIS."""
-    level = int(np.searchsorted(LEVELS, motion, side="right"))
+def level_of(motion: float, current: int | None = None, levels=LEVELS) -> int:
+    """The figure's level for normalised motion `motion` (0-1) and thresholds `levels`; with `current`,
+    kept unless motion is past the threshold between them by HYSTERESIS."""
+    level = int(np.searchsorted(levels, motion, side="right"))
     if current is None or level == current:
         return level
-    edge = LEVELS[min(level, current)]  # the threshold between the two levels' neighbours
+    edge = levels[min(level, current)]  # the threshold between the two levels' neighbours
     return level if abs(motion - edge) >= HYSTERESIS else current
+
+
+class Levels:
+    """The thresholds of the levels for a room, from the motion it has shown lately: still is still
+    (LEVELS[0], whatever the room), and the moving beats of the last RECENT frames are shared out
+    among the other levels by their quantiles (BUSY): a lively crowd and a lone visitor both reach
+    every figure. Until MIN_RECENT moving frames are seen, the fixed LEVELS."""
+
+    RECENT = 900          # frames remembered (half a minute at 30 fps)
+    MIN_RECENT = 60
+    BUSY = (0.4, 0.8)     # quantiles of the moving beats where levels 2 and 3 begin
+
+    def __init__(self):
+        from collections import deque
+
+        self.recent = deque(maxlen=self.RECENT)
+
+    def add(self, motion: float) -> tuple[float, float, float]:
+        """Take a beat's normalised motion; the thresholds to read it by."""
+        if motion >= LEVELS[0]:
+            self.recent.append(motion)
+        if len(self.recent) < self.MIN_RECENT:
+            return LEVELS
+        busy, very = np.quantile(self.recent, self.BUSY)
+        busy = max(busy, LEVELS[0] + 2 * HYSTERESIS)
+        return LEVELS[0], float(busy), float(max(very, busy + 2 * HYSTERESIS))
 
 
 def figure(bar: np.ndarray, level: int, key: Key | None, from_step: int = 0) -> np.ndarray:
@@ -58,17 +94,20 @@ def figure(bar: np.ndarray, level: int, key: Key | None, from_step: int = 0) -> 
             if start > from_step and start % STEPS_PER_QUARTER and start != last:
                 out[start] = HOLD if start > 0 and out[start - 1] != NOTE_OFF else NOTE_OFF
         return out
+    grid = set(range(STEPS_PER_BAR)) if level >= 3 else \
+        {s for s in range(STEPS_PER_BAR) if s % 2 == 0 or s % STEPS_PER_QUARTER == 1}
     for i, (start, end, pitch) in enumerate(notes):
-        length = end - start
-        if start == last or length < 2 or level == 2 and start % STEPS_PER_QUARTER:
-            continue
-        part = 2 if level == 2 and length >= STEPS_PER_QUARTER else 1
-        after = notes[i + 1][2] if i + 1 < len(notes) else None
-        walk = _walk(pitch, after, length // part, key)
-        for k, p in enumerate(walk[1:], start=1):
-            step = start + k * part
-            if step >= from_step and step < end:
-                out[step] = p - MIN_PITCH + FIRST_PITCH_TOKEN
+        if start == last:  # the closing note turns about itself and comes back to it for its last quarter
+            strikes = [s for s in range(start + 1, end - STEPS_PER_QUARTER + 1) if s in grid]
+            strikes, after = strikes[:len(strikes) // 2 * 2], None
+        else:
+            end = notes[i + 1][0]  # busy: a rest after a note is filled, the figure runs on to the next note
+            after = notes[i + 1][2]
+            strikes = [s for s in range(start + 1, end) if s in grid]
+        walk = _walk(pitch, after, len(strikes) + 1, key)
+        for s, p in zip(strikes, walk[1:]):
+            if s >= from_step:
+                out[s] = p - MIN_PITCH + FIRST_PITCH_TOKEN
     return out
 
 

@@ -143,10 +143,11 @@ class RunningMapping(Mapping):
         return self.mean.astype(np.float32), self._scale(np.sqrt(self.var).astype(np.float32))
 
 
-def hold_steady(codes: np.ndarray, distance: float = STEADY, smoothing: float = 0.0) -> np.ndarray:
+def hold_steady(codes: np.ndarray, distance: float | np.ndarray = STEADY, smoothing: float = 0.0) -> np.ndarray:
     """The code each bar plays: the code being played is kept until the picture has moved at least
     `distance` away from it (0 = every change is heard), and the music then goes straight to the
-    picture's code of that bar.
+    picture's code of that bar. `distance` may be one per bar (n,): presence.BarPeople holds an
+    empty room's bars within the cut distance and never holds a bar someone enters (0).
 
     With `smoothing` (0 = none, towards 1 = slower) the decision looks at a running average of the
     picture's codes (weight `smoothing` on the past, restarted at every change), so a change must
@@ -154,16 +155,17 @@ def hold_steady(codes: np.ndarray, distance: float = STEADY, smoothing: float = 
     codes themselves are never averaged: an average of two shots would decode to music of
     neither, and a smoothed jump to a chain of in-between bars.
     """
-    if distance < 0:
+    if np.any(np.asarray(distance) < 0):
         raise ValueError(f"steadiness distance must be >= 0, got {distance}")
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
     codes = np.asarray(codes, dtype=np.float32)
+    distance = np.broadcast_to(np.asarray(distance, dtype=np.float64), (len(codes),))
     out = np.array(codes, copy=True)
     average = out[0]
     for i in range(1, len(out)):
         average = smoothing * average + (1.0 - smoothing) * codes[i] if smoothing else codes[i]
-        if np.linalg.norm(average - out[i - 1]) < distance:
+        if np.linalg.norm(average - out[i - 1]) < distance[i]:
             out[i] = out[i - 1]
         else:
             average = codes[i]

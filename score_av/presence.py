@@ -18,19 +18,60 @@ run a few times a second, off the audio path, it takes a third to a half of a co
 two cores with it, 19% without). The figures (bench/presence.py) come from the shared
 person-detection clip against a truth labelled by hand, second by second; LEARNING and the HOG
 threshold were chosen on that clip (two learning rates tried), so the figure is not a held-out one.
+
+What the people do to the music is one rule, written here for live and offline alike (`entered`,
+`BarPeople`): people are counted PRESENCE_HZ times a second, and each bar's count is the most
+counted in it (a bar in which anyone was seen counts them).
+
+- **Someone entering is heard.** A bar with anyone in it after a bar with nobody (`entered`: 1 or
+  more after 0) is decided anew, as after a cut: a new phrase starts there, the bar is neither held
+  nor a theme brought back, and nothing of the bar before is kept (conductor.conduct's `cuts`).
+- **An empty room settles.** A bar in which nobody was counted plays as a still bar: its motion is
+  taken as 0 (its notes at the quiet end of the loudness, the drums and bass at their calmest), and
+  it keeps the music playing while its look stays within the cut distance (conductor.CUT) of it, not
+  only within `--steady`: no new bars while nobody is there, and development grows the phrase.
+
+Live (installations/live/) counts the latest camera frame on a thread of its own and answers an
+entrance at the next bar (an emptied room is quieted there by its motion alone, so far); offline
+(`score-av render --presence`) `count_clip` reads the clip's frames on the same grid
+(sources.iter_frames, at the counter's width) and `BarPeople` applies the whole rule to every bar.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from .conductor import CUT
+from .errors import ScoreAVError
+from .sources import iter_frames, probe
+from .timeline import Timeline
+
+PRESENCE_HZ = 3.0       # people counted this many times a second (live's --presence-hz default; render --presence)
 WIDTH = 512             # pixels across the detectors look at
 HIT_THRESHOLD = -0.3    # HOG's SVM margin a window needs (below 0: more people found, and more furniture)
 LEARNING = 0.0005       # share of the background replaced by each frame
 FOREGROUND = 0.15       # share of a body's box that must differ from the background
 FACE_MIN = 24           # smallest face, in pixels at WIDTH
 MERGE = 0.3             # boxes overlapping by more than this share of the smaller are one person
+
+
+class PresenceError(ScoreAVError):
+    """People cannot be counted on this machine (an OpenCV without the HOG people detector)."""
+
+
+def check_counter() -> None:
+    """A PresenceError, in one line, when this OpenCV cannot count people; nothing otherwise."""
+    try:
+        import cv2
+    except ImportError as exc:
+        raise PresenceError(f"people cannot be counted: OpenCV does not load ({exc}); "
+                            "install opencv-contrib-python-headless") from None
+    if not hasattr(cv2, "HOGDescriptor") or not hasattr(cv2, "CascadeClassifier"):
+        raise PresenceError("this OpenCV has no HOG people detector or Haar cascades: install "
+                            "opencv-contrib-python-headless (OpenCV 5 moved them there)")
 
 
 @dataclass(frozen=True)
@@ -44,11 +85,9 @@ class PeopleCounter:
     """Counts people frame by frame; keeps the background it learns between calls (one per camera)."""
 
     def __init__(self, width: int = WIDTH, learning: float = LEARNING):
+        check_counter()
         import cv2
 
-        if not hasattr(cv2, "HOGDescriptor") or not hasattr(cv2, "CascadeClassifier"):
-            raise RuntimeError("this OpenCV has no HOG people detector or Haar cascades: install "
-                               "opencv-contrib-python-headless (OpenCV 5 moved them there)")
         self.cv2, self.width, self.learning = cv2, width, learning
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
@@ -80,6 +119,81 @@ class PeopleCounter:
         boxes = tuple(tuple(int(round(v / scale)) for v in box) for box in found)
         centre = float(np.mean([(x + w / 2) / frame.shape[1] for x, _, w, _ in boxes])) if boxes else None
         return People(len(boxes), boxes, centre)
+
+
+def entered(before: int | None, count: int) -> bool:
+    """Whether someone came into a room counted empty: `count` 1 or more after `before` 0. Nothing
+    counted before (None) is no entrance: the room was not seen empty."""
+    return before == 0 and count >= 1
+
+
+@dataclass(frozen=True)
+class Counts:
+    """People counted in a clip, in time order."""
+    times: np.ndarray    # (n,) seconds of each frame counted, in the clip's own clock
+    counts: np.ndarray   # (n,) people in it
+
+
+def count_clip(path: str | os.PathLike, hz: float = PRESENCE_HZ, counter: PeopleCounter | None = None,
+               on_frame: Callable[[float], None] | None = None) -> Counts:
+    """Count the people in a clip `hz` times a second, frame after frame in time order (the counter
+    learns its background as it goes; the first frame is taken as the empty room). The frames are
+    read by the pipeline's source (sources.iter_frames) on its even grid, scaled straight to the
+    counter's width with the clip's aspect: the analysis frames (64x64, squashed) are far too small
+    to find a person in. A second of picture takes 0.5 to 0.7 s on the shared 2-core test machine
+    (bench/render_presence.py), several times the rest of a render. `on_frame(seconds)` as
+    iter_frames' (progress)."""
+    info = probe(path)
+    counter = counter if counter is not None else PeopleCounter()
+    width = min(counter.width, info.width)
+    size = (width, max(1, int(round(info.height * width / max(info.width, 1)))))
+    times, counts = [], []
+    for t, frame in iter_frames(path, size, fps=hz, on_frame=on_frame):
+        times.append(t)
+        counts.append(counter.count(frame).count)
+    return Counts(np.asarray(times, np.float64), np.asarray(counts, np.int64))
+
+
+@dataclass(frozen=True)
+class BarPeople:
+    """The presence rule applied to a clip's bars (see the module's docstring): which bars someone
+    enters (`entrances`), which are empty (`empty`), the motion and the holding distance each bar
+    then has. Made from no counts (`people` None) it changes nothing, so the pipeline applies it
+    whether people were counted or not."""
+    bars: int
+    people: np.ndarray | None = None   # (bars,) the most people counted in each bar; None: not counted
+
+    @classmethod
+    def of(cls, timeline: Timeline, counts: Counts | None) -> "BarPeople":
+        """Each bar's count, the most counted in it (a bar no count fell in takes the count on screen
+        when it begins, as the bar clock does for codes); `counts` None: not counted."""
+        if counts is None:
+            return cls(timeline.n_bars)
+        most = timeline.bar_codes(counts.times, np.asarray(counts.counts, np.float32)[:, None], reduce=np.max)
+        return cls(timeline.n_bars, most[:, 0].astype(np.int64))
+
+    @property
+    def entrances(self) -> np.ndarray:
+        """(bars,) bool: someone came in (`entered`), so the bar is decided anew, as after a cut."""
+        if self.people is None:
+            return np.zeros(self.bars, bool)
+        return np.r_[False, [entered(int(b), int(c)) for b, c in zip(self.people[:-1], self.people[1:])]].astype(bool)
+
+    @property
+    def empty(self) -> np.ndarray:
+        """(bars,) bool: nobody was counted in the bar, so it plays as a still bar."""
+        return np.zeros(self.bars, bool) if self.people is None else self.people == 0
+
+    def motion(self, motion: np.ndarray) -> np.ndarray:
+        """Each bar's motion (0 still to 1 busy), 0 where the room is empty."""
+        return np.where(self.empty, 0.0, np.asarray(motion, np.float32)).astype(np.float32)
+
+    def hold_distance(self, steady: float) -> np.ndarray:
+        """(bars,) how far a bar's look must move from the one playing before it plays its own
+        (mapping.hold_steady): `steady`; at least the cut distance where the room is empty; 0 where
+        someone enters (never held)."""
+        empty = np.where(self.empty, max(steady, CUT), steady)
+        return np.where(self.entrances, 0.0, empty)
 
 
 def _merged(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:

@@ -23,6 +23,7 @@ from .key import Key
 from .mapping import STEADY
 from .models import MUSIC_MODEL, Models
 from .mux import ReadAhead, check_writable, mux, plan_output
+from .presence import Counts, check_counter, count_clip
 from .score import ANALYSIS_FPS, Score, score_clip
 from .sources import probe
 
@@ -56,6 +57,7 @@ class RenderOptions:
     themes: float = THEME_RADIUS        # a look that returns within this distance brings its bar back; 0: off
     dynamics: bool = True               # motion sets the loudness
     density: float = 0.0                # motion moves new bars along the density vector this much
+    presence: bool = False              # count people PRESENCE_HZ times a second: an entrance is a cut, an empty room still
     midi: Path | None = None            # extra outputs
     wav: Path | None = None
     report: Path | None = None
@@ -78,6 +80,8 @@ class RenderOptions:
             raise ScoreAVError(f"--themes must be >= 0, got {self.themes}")
         if self.key not in (None, "auto"):
             Key.parse(self.key)
+        if self.presence:
+            check_counter()  # an OpenCV without the people detector: one line now, not after the picture is read
 
     def band(self) -> Band:
         """The band that plays: the preset's, with --layers and --program over it (band.py)."""
@@ -115,12 +119,18 @@ class Progress:
 
 
 def score_with_options(clip: Path, models: Models, options: RenderOptions,
-                       on_frame: Callable[[float], None] | None = None, progress: bool = False) -> Score:
-    """The melody of `clip` scored as `render_clip` scores it with these options (no band, no output)."""
+                       on_frame: Callable[[float], None] | None = None, progress: bool = False,
+                       people: Counts | None = None) -> Score:
+    """The melody of `clip` scored as `render_clip` scores it with these options (no band, no output).
+    `people`: the clip's people already counted (presence.count_clip); with `options.presence` they
+    are counted here when not given, and ignored without it."""
+    if options.presence and people is None:
+        people = count_clip(clip)
     return score_clip(clip, models.music, models.video, bpm=options.bpm, seed=options.seed,
                       program=options.band().part("melody").program, smoothing=options.smooth, steady=options.steady,
                       fps=options.analysis_fps or None, fit_seconds=options.fit_seconds, on_frame=on_frame,
-                      progress=progress, style=options.style, key=options.key, conducting=options.conducting())
+                      progress=progress, style=options.style, key=options.key, conducting=options.conducting(),
+                      people=people if options.presence else None)
 
 
 def render_clip(clip: str | Path, out: str | Path | None = None, options: RenderOptions = RenderOptions(),
@@ -146,9 +156,13 @@ def render_clip(clip: str | Path, out: str | Path | None = None, options: Render
     for text in notes:
         progress.note(text)
 
+    people = None
+    if options.presence:  # a pass of its own: the counter needs frames far larger than the analysis's
+        with progress.stage("counting people", info.duration or None) as advance:
+            people = count_clip(info.path, on_frame=lambda t: advance(max(0.0, t - info.start)))
     with progress.stage("reading picture", info.duration or None) as advance:
         score = score_with_options(info.path, models, options, on_frame=lambda t: advance(max(0.0, t - info.start)),
-                                   progress=progress.shown)
+                                   progress=progress.shown, people=people)
     score.midi = arrange(score, band, options.bpm)
     tl = score.timeline
     wav = synth.WavWriter(options.wav, SAMPLE_RATE) if options.wav else None

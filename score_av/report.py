@@ -1,6 +1,7 @@
 """One picture of a scored clip, on one time axis: what was seen (a strip of frames), where the
 latent code went (the music code of every bar, and how far it moved), how much the picture moved,
-where a theme came back, which bars were inpainted (a held look's phrase, a bridge into a cut), and what
+where a theme came back, which bars were inpainted (a held look's phrase, a bridge into a cut), how
+many people were counted in each bar and where someone came in (with --presence), and what
 was played (the piano roll, the key in the title). A person sees at a glance whether the music moved when the picture did."""
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from .sources import thumbnails
 
 
 def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) -> Path:
+    """The report picture of `score`, written to `out` as PNG."""
+    return save_figure(report_figure(score, title), out, dpi=110, format="png")
+
+
+def report_figure(score: Score, title: str | None = None):
+    """The report as a matplotlib figure (draw_report writes it)."""
     plt = pyplot()
 
     tl = score.timeline
@@ -65,6 +72,13 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
             for i, k in enumerate(np.flatnonzero(marks if marks is not None else [])):
                 move_ax.axvspan(k * tl.bar, (k + 1) * tl.bar, ymin=0, ymax=0.08, color=colour,
                                 label=name if i == 0 else None)
+    if score.people is not None:  # counted (--presence): the count a bar, and where someone came in
+        most = max(int(score.people.max()), 1)
+        move_ax.step(edges, np.r_[score.people, score.people[-1]] / most, where="post", color="#e84393",
+                     lw=1.6, label=f"people (0 to {most})")
+        for i, k in enumerate(np.flatnonzero(score.entrances)):
+            move_ax.axvline(k * tl.bar, color="#e84393", lw=1.2, ls="--",
+                            label="someone enters: a new phrase" if i == 0 else None)
     move_ax.set_ylim(0, 1.05)
     move_ax.set_ylabel("change")
     move_ax.legend(loc="upper right", fontsize=7, frameon=False)
@@ -86,4 +100,4 @@ def draw_report(score: Score, out: str | os.PathLike, title: str | None = None) 
     in_key = f" in {', then '.join(keys)}" if keys else ""
     fig.suptitle(title or f"{score.info.path.name}: {n} bars at {tl.bpm:g} bpm{in_key}")
     fig.tight_layout()
-    return save_figure(fig, out, dpi=110, format="png")
+    return fig

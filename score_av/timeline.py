@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -34,8 +35,10 @@ class Timeline:
         k = np.floor((np.asarray(t, dtype=np.float64) - self.start) / self.bar + 1e-9).astype(int)
         return np.clip(k, 0, self.n_bars - 1)
 
-    def bar_codes(self, times: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """(n_bars, d): the mean code of the frames in each bar (see the module docstring)."""
+    def bar_codes(self, times: np.ndarray, codes: np.ndarray,
+                  reduce: Callable[..., np.ndarray] = np.mean) -> np.ndarray:
+        """(n_bars, d): the mean code of the frames in each bar (see the module docstring), or
+        another `reduce` over them (np.max: the most people counted in a bar)."""
         times = np.asarray(times, dtype=np.float64)
         codes = np.asarray(codes, dtype=np.float32)
         if len(times) == 0 or len(times) != len(codes):
@@ -47,7 +50,7 @@ class Timeline:
         for k in range(self.n_bars):
             inside = which == k
             if inside.any():
-                out[k] = codes[inside].mean(axis=0)
+                out[k] = reduce(codes[inside], axis=0)
             else:
                 on_screen = np.searchsorted(times, self.start + k * self.bar, side="right") - 1
                 out[k] = codes[max(on_screen, 0)]

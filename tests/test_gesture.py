@@ -82,7 +82,7 @@ def test_a_gesture_in_front_of_the_camera_changes_the_notes_within_a_beat(tmp_pa
     planned = {(e.tick, e.pitch) for bar in engine.bars for e in engine._events(bar, 0) if e.velocity}
     play(engine, player, gesture_frames(60))  # 6 s of waving
     play(engine, player, still * 40)
-    bars = {index: (motion, count, level) for index, motion, count, _, level, _ in engine.counters.bars_heard}
+    bars = {index: (motion, count, level) for index, motion, count, _, level, _, _ in engine.counters.bars_heard}
     if not gestures:
         assert engine.counters.gestures_answered == 0 and {lv for _, _, lv in bars.values()} == {NEUTRAL}
         player.close()

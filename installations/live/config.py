@@ -51,7 +51,7 @@ class LiveConfig:
     preset: str | None = None        # a band preset by name or TOML file (score_av/band.py); None: the melody alone
     key: str = "auto"
     key_follow_s: float = KEY_FOLLOW_S  # with key "auto": seconds a change of light lasts before the key follows it; 0: never
-    gestures: bool = True            # the motion of the last beat sets how busy the melody's figure is (score_av/gesture.py)
+    gestures: bool = True            # the motion of the last half beat sets how busy the melody's figure is (score_av/gesture.py)
     development: bool = True         # a held look grows a phrase (the conductor's development), not a loop
     seed: int | None = None
     volume: float = 0.8

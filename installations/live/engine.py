@@ -22,7 +22,7 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   notes already played are the prefix, the new code carries the rest, and the next bar follows
   it. The first new step must be a note, so the picture's change is heard at that step.
 - **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding.
-- **a gesture answers within a beat.** The motion of the last beat sets how busy the melody's figure
+- **a gesture answers within a beat.** The motion of the last half beat sets how busy the melody's figure
   is (score_av/gesture.py: calmer, as decided, eighths, sixteenths). Each bar is figured at the level
   when it is decided; when the level changes while a bar plays, the rest of the bar is figured again
   from its next sixteenth (`_refigure`). Development, themes and the layers read the bars as decided
@@ -88,10 +88,11 @@ from score_av.conductor import (DEVELOP_AVOID, PHRASE, RETURN, CodeMemo, Conduct
                                 develop_bar, finish_bar, inpainter_for, key_bias, phrase_end, pitch_of, place_octave,
                                 transpose)
 from score_av.drums import cut_into, drum_bar, next_level, phrase_fill
-from score_av.gesture import NEUTRAL, figure, level_of, onsets
+from score_av.gesture import NEUTRAL, Levels, figure, level_of, onsets
 from score_av.key import KEY_FOLLOW_S, Key, KeyFollower, key_from_colour, shift_between
 from score_av.mapping import STEADY, RunningMapping
 from score_av.models import MusicModel, VideoModel
+from score_av.presence import entered
 from score_av.motion import MOVING, FrameFeatures, luma
 
 from .player import HISTORY, TICKS_PER_SECOND, NoteEvent, Player
@@ -102,6 +103,9 @@ log = logging.getLogger("score_av.live.engine")
 CHANGE = 3.0          # position distance from the playing bar's look that re-decodes the bar at once (the conductor's cut)
 WARMUP = 16          # frames the running statistics need before a change is answered within the bar
 ANSWER_EVERY = 4      # sixteenths: after answering a change, the bar plays on at least a beat before answering again
+GESTURE_EVERY = 2     # sixteenths: a gesture is answered at most every eighth (a figure changes on the eighths)
+GESTURE_WINDOW = 2    # sixteenths of frames whose mean motion the figure's level reads (half a beat)
+GESTURE_RELEASE = 4   # sixteenths the motion must stay calmer before the figure calms (a gesture's figure fills its beat)
 LEAD_MS = 300         # the next bar is decoded and scheduled this long before it starts
 MARGIN_MS = 25        # a re-decoded bar starts at least this far ahead of the audio rendered (placing and
                       # decoding take 10-20 ms; an event scheduled after its tick would play late)
@@ -123,7 +127,7 @@ class LiveSettings:
     change: float = CHANGE
     conducting: Conducting = Conducting()
     band: Band = Band()             # the layers under the melody (score_av/band.py); the melody alone by default
-    gestures: bool = True           # the motion of the last beat sets the melody's figure (score_av/gesture.py)
+    gestures: bool = True           # the motion of the last half beat sets the melody's figure (score_av/gesture.py)
     key_follow_s: float = KEY_FOLLOW_S  # with key "auto": seconds a change of light must last to move the key; 0: never
 
 
@@ -147,7 +151,7 @@ class LiveCounters:
     layers_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # making one bar's layers, engine thread
     entrances: int = 0                # someone came into a room counted empty (people: 0, then 1 or more)
     bars_anew_on_entrance: int = 0    # bars decided anew (not held) because of one
-    gestures: int = 0                 # changes of the figure's level (the motion of the last beat)
+    gestures: int = 0                 # changes of the figure's level (the motion of the last half beat)
     gestures_answered: int = 0        # ... answered within the bar playing (its rest figured again)
     key_changes: int = 0              # the key followed the light
     bars_heard: deque = field(default_factory=lambda: deque(maxlen=BARS_KEPT))  # per bar once over: what the picture did, what played
@@ -272,14 +276,17 @@ class LiveScore:
         self._rng = np.random.default_rng(settings.seed or 0)   # the drift's walk
         self._last_look: np.ndarray | None = None
         self._answered_at = -10 ** 9           # audio tick of the last re-decode
+        self._figured_at = -10 ** 9            # audio tick of the last re-figure (a gesture answered)
         self._changes: list[_Change] = []      # changes seen and not answered yet, oldest first
         self._far_from: np.ndarray | None = None  # the playing look the last frame lay past `change` from
         self._started = clock()
         self.path: list[np.ndarray] = []       # recent music codes, for the window
         self._backings: dict[int, _Backing] = {}  # index -> what the layers under the bar were made from (the last few)
-        self._level = NEUTRAL                  # the figure's level the last beat's motion asks for (gesture.py)
-        self._beat: deque = deque()            # (t, motion) of the frames of the last beat
+        self._level = NEUTRAL                  # the figure's level the last half beat's motion asks for (gesture.py)
+        self._beat: deque = deque()            # (t, motion) of the frames of the last half beat
         self._beat_scale = MOVING              # the busiest beat's mean motion, forgotten slowly (BEAT_MEMORY)
+        self._calmer_since: float | None = None  # when the motion first asked for a calmer figure than the one playing
+        self._levels = Levels()                # where each figure begins, from the room's recent motion
         self._shown: deque = deque(maxlen=512)  # (t, motion against _beat_scale) of the last frames: bars_heard's
         self._people: int | None = None        # the people counter's last count (None: not counting)
         self._follower: KeyFollower | None = None  # the key following the light (key "auto"), from the first bar
@@ -308,7 +315,7 @@ class LiveScore:
         """The people counter's count changed (any thread): someone entering a room counted empty
         (`before` 0, `count` 1 or more) makes the next bar decided anew."""
         self._people = count
-        if before == 0 and count >= 1:
+        if entered(before, count):
             self.counters.entrances += 1
             self._entered.set()
 
@@ -448,34 +455,39 @@ class LiveScore:
         self.counters.changes_merged += len(self._changes) - 1
         self._changes = []
 
-    # --- gestures: the figure follows the motion of the last beat ------------------------------
+    # --- gestures: the figure follows the motion of the last half beat ---------------------------
     def _gesture(self, t: float, motion: float) -> bool:
         """Take a frame's motion (pixel levels); True when the figure's level changed with it. The level
-        reads the mean motion of the last beat against the busiest beats of the last minute or so
-        (`_beat_scale`, never below MOVING: a still room stays calm)."""
+        reads the mean motion of the last GESTURE_WINDOW sixteenths against the busiest such windows of
+        the last minute or so (`_beat_scale`, never below MOVING: a still room stays calm)."""
         self._beat.append((t, motion))
-        beat = STEPS_PER_BAR // 4 * (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
-        while self._beat and self._beat[0][0] < t - beat:
+        window = GESTURE_WINDOW * (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
+        while self._beat and self._beat[0][0] < t - window:
             self._beat.popleft()
         mean = float(np.mean([m for _, m in self._beat]))
         self._beat_scale = max(MOVING, self._beat_scale * BEAT_MEMORY, mean)
         self._shown.append((t, motion / self._beat_scale))
         if not self.settings.gestures:
             return False
-        level = level_of(mean / self._beat_scale, self._level)
-        if level == self._level:
-            return False
-        self._level = level
+        level = level_of(mean / self._beat_scale, self._level, self._levels.add(mean / self._beat_scale))
+        step_s = (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
+        if level >= self._level:
+            self._calmer_since = None
+        elif self._calmer_since is None:
+            self._calmer_since = t
+        if level == self._level or level < self._level and t - self._calmer_since < GESTURE_RELEASE * step_s:
+            return False  # busier at once; calmer once the calm has lasted GESTURE_RELEASE
+        self._level, self._calmer_since = level, None
         self.counters.gestures += 1
         return True
 
     def _refigure(self, playing: _Bar) -> bool:
         """Answer a gesture: figure the rest of the bar playing at the level of now, from its next free
         sixteenth, and the next bar whole when it is scheduled (their layers are scheduled again, as
-        they were). False when nothing is answered now (within ANSWER_EVERY sixteenths of the last
+        they were). False when nothing is answered now (within GESTURE_EVERY sixteenths of the last
         answer, or the figure is the same)."""
         now = self.player.tick()
-        if now - self._answered_at < ANSWER_EVERY * playing.step_ms:
+        if now - max(self._answered_at, self._figured_at) < GESTURE_EVERY * playing.step_ms:
             return False
         step = max(1, math.ceil((now + MARGIN_MS - playing.tick) / playing.step_ms))
         targets = ([(playing, step)] if step < STEPS_PER_BAR else []) + \
@@ -491,7 +503,7 @@ class LiveScore:
             return False
         (head, first), rest = replaced[0], [b for b, _ in replaced[1:]]
         start_tick = int(round(head.tick + first * head.step_ms))
-        self._answered_at = now
+        self._figured_at = now  # (a change of the picture is answered regardless: it does not wait for a gesture's)
         events = self._events(head, first) + [e for b in rest for e in self._events(b, 0)]
         self.player.replace_from(start_tick, events)
         if self._backed():
@@ -504,13 +516,16 @@ class LiveScore:
 
     def _heard(self, bar: _Bar) -> None:
         """Record a bar once it can no longer change: the motion of the frames shown while it was heard
-        (against the gestures' scale) and what it played (bench/gestures.py)."""
+        (against the gestures' scale), what it played, and the motion of the frames its figure answers
+        (those shown GESTURE_WINDOW sixteenths earlier) (bench/gestures.py)."""
         notes = bar.tokens[bar.tokens >= FIRST_PITCH_TOKEN].astype(int)
         start, end = self.player.heard_at(bar.tick), self.player.heard_at(int(bar.tick + STEPS_PER_BAR * bar.step_ms))
+        lead = GESTURE_WINDOW * bar.step_ms / TICKS_PER_SECOND  # the frames a figure answers come this much before it
         shown = [m for t, m in self._shown if start <= t < end]
+        answered = [m for t, m in self._shown if start - lead <= t < end - lead]
         self.counters.bars_heard.append((bar.index, float(np.mean(shown)) if shown else None, onsets(bar.tokens),
                                          int(np.abs(np.diff(notes)).sum()) if len(notes) > 1 else 0,
-                                         bar.level, bar.answers))
+                                         bar.level, bar.answers, float(np.mean(answered)) if answered else None))
 
     # --- the key follows the light ---------------------------------------------------------------
     def _move_key(self, new: Key) -> None:

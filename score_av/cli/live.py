@@ -78,7 +78,7 @@ def register(sub) -> None:
                         "related key, at a phrase's start; shorter ones never do (at least 300; 0: never; "
                         "default: 1200, 20 minutes)")
     p.add_argument("--no-gestures", dest="gestures", action="store_const", const=False, default=None,
-                   help="movement sets only the loudness (default: the motion of the last beat also sets how busy "
+                   help="movement sets only the loudness (default: the motion of the last half beat also sets how busy "
                         "the melody's figure is, answered within a beat)")
     p.add_argument("--no-development", dest="development", action="store_const", const=False, default=None,
                    help="a held look repeats its bar (default: it grows a phrase around it, as render's)")
