@@ -63,11 +63,12 @@ def run_once(clip: Path, seconds: float, gestures: bool, preset: str | None) -> 
     from installations.live.config import read_config
     from installations.live.runner import LiveRun
 
-    config = read_config(None, dict(source=str(clip), audio_driver="file", wav=CACHE / "gestures.wav",
+    wav = CACHE / ("gestures.wav" if gestures else "gestures-off.wav")  # what was heard, to listen to
+    config = read_config(None, dict(source=str(clip), audio_driver="file", wav=wav,
                                     duration=seconds, osc_in="off", gestures=gestures, preset=preset))
     run = LiveRun(config)
     figures = run.run(threading.Event())
-    return {**heard_figures(list(run.engine.counters.bars_heard)),
+    return {**heard_figures(list(run.engine.counters.bars_heard)), "wav": str(wav),
             "gestures_answered": figures["gestures_answered"], "picture_changes": figures["picture_changes"],
             "picture_changes_answered": figures["picture_changes_answered"],
             "people_mean": figures["people"].get("mean"), "cpu_share_of_all_cores": figures["cpu_share_of_all_cores"],

@@ -89,7 +89,9 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "render-options": (_cmd("bench/render_options.py"), False),
     "band": (_cmd("bench/band.py"), True),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
-    "live-soak": (_cmd("bench/live_soak.py", "--minutes", "30", "--period", "180", "--outage", "10"), False),
+    "gestures": (_cmd("bench/gestures.py", "--seconds", "180"), False),
+    "live-soak": (_cmd("bench/live_soak.py", "--minutes", "60", "--period", "180", "--outage", "10", "--preset", "folk"),
+                  False),
     "batch-speed": (_cmd("bench/batch_speed.py"), True),
 }
 
@@ -766,11 +768,33 @@ def p_live_latency(fig: dict) -> str:
             f"{r['seconds'] / 60:.0f} minutes")
 
 
+def p_gestures(fig: dict) -> str:
+    r = g(fig, "gestures")
+    on, off = r["gestures"], r["reference_without_gestures"]
+    levels = on["levels_played"]
+    return (f"over {on['bars']} bars ({r['seconds'] / 60:g} minutes), per-bar motion against the notes struck: "
+            f"Spearman {on['spearman_motion_vs_notes']:.2f}\n  ({on['spearman_motion_vs_notes_answered_window']:.2f} "
+            f"against the motion each figure answers, shown half a beat earlier), against pitch movement "
+            f"{on['spearman_motion_vs_pitch_movement']:.2f}\n  "
+            f"({on['spearman_motion_vs_pitch_movement_answered_window']:.2f}); "
+            f"{round(on['share_of_those_with_an_answered_change'] * on['windows_of_4_moving_bars'])} of the "
+            f"{on['windows_of_4_moving_bars']} stretches of four bars of movement held an answered change "
+            f"({on['gestures_answered']} figures answered in all);\n  "
+            f"{on['notes_per_bar_mean']:.1f} notes a bar; the bars' last figures still, moving, busy, very busy: "
+            f"{levels['0']}, {levels['1']}, {levels['2']}, {levels['3']}; {on['audio_underruns']} underruns, "
+            f"{on['cpu_share_of_all_cores']:.0%} of the two cores. The same clip with `--no-gestures`:\n  Spearman "
+            f"{off['spearman_motion_vs_notes']:.2f} against the notes, {off['spearman_motion_vs_pitch_movement']:.2f} "
+            f"against pitch movement, {off['notes_per_bar_mean']:.1f} notes a bar, and "
+            f"{off['picture_changes_answered']} picture changes answered (only the loudness moved)")
+
+
 def p_live_soak(fig: dict) -> str:
     r = g(fig, "live-soak")
     cam, back, mem, out = r["camera"], r["recovery_after_source_back_s"], r["memory"], r["outages"]
     period, outage = out[1]["start"] - out[0]["start"], out[0]["end"] - out[0]["start"]
-    return (f"over {r['minutes']:.0f} minutes with the file failing every {period / 60:g} minutes for {outage:g} s "
+    playing = (f" (the {r['preset']} band playing, people counted, gestures heard, the key following the light)"
+               if r.get("preset") else "")
+    return (f"over {r['minutes']:.0f} minutes{playing} with the file failing every {period / 60:g} minutes for {outage:g} s "
             f"(unplugged, frozen, "
             f"hung in turn), each of the {cam['losses']} losses\n    was noticed within "
             f"{cam['noticed_after_s']['max']:.2f} s and frames flowed again at most {back['max']:.2f} s after the "
@@ -817,6 +841,7 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "band": p_band,
     "figures-time": p_figures_time,
     "live-latency": p_live_latency,
+    "gestures": p_gestures,
     "live-soak": p_live_soak,
     "batch-speed": p_batch_speed,
 }

@@ -235,13 +235,19 @@ def test_healthz_turns_503_with_the_reason_when_the_camera_is_lost_and_back_to_2
     assert wait_for(lambda: get(url + "healthz")[0] == 200, 8), get(url + "healthz")
 
 
+def page_showing_live(browser, url: str, width: int, height: int):
+    """The status page in a window of that size, once it says the camera is live."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+    return page
+
+
 def test_the_page_in_a_browser_shows_the_camera_updates_after_a_bar_and_shows_it_lost(live, browser, tmp_path):
     _, source, url = live
     playing(url, source)
     try:
-        wall = browser.new_page(viewport={"width": 1920, "height": 1080})
-        wall.goto(url)
-        wall.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+        wall = page_showing_live(browser, url, 1920, 1080)
         # a new bar in /status.json is on the page within 2 s
         shown = wall.text_content("#bar")
         bar = wait_for(lambda: (b := status(url)["bar"]) is not None and str(b) != shown and b, 5)
@@ -251,9 +257,7 @@ def test_the_page_in_a_browser_shows_the_camera_updates_after_a_bar_and_shows_it
         assert wall.locator("#roll rect").count() > 0  # the last bars' notes
         wall.wait_for_function(r"/^\d+$/.test(document.getElementById('people').textContent)", timeout=3000)
         wall.screenshot(path=str(tmp_path / "wall.png"))
-        phone = browser.new_page(viewport={"width": 390, "height": 844})
-        phone.goto(url)
-        phone.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+        phone = page_showing_live(browser, url, 390, 844)
         phone.wait_for_selector("#roll rect", timeout=3000)
         phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         if os.environ.get("SCORE_AV_UPDATE_SCREENSHOT"):  # the README's picture, remade on request only
@@ -294,9 +298,7 @@ def test_the_page_in_a_browser_shows_the_camera_frozen(live, browser, tmp_path):
     _, source, url = live
     playing(url, source)
     try:
-        wall = browser.new_page(viewport={"width": 1920, "height": 1080})
-        wall.goto(url)
-        wall.wait_for_function("document.getElementById('camera').textContent === 'live'", timeout=5000)
+        wall = page_showing_live(browser, url, 1920, 1080)
         source.frozen.set()
         wall.wait_for_function("document.getElementById('camera').textContent === 'frozen'", timeout=5000)
         assert wall.get_attribute("#camera", "class") == "frozen"  # its own colour, not lost's

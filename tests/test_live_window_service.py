@@ -26,7 +26,7 @@ from score_av.models import MUSIC_MODEL
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
                "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "layers", "preset",
-               "key", "development", "seed", "volume", "status", "status_token", "status_show_frames",
+               "key", "key_follow_s", "gestures", "development", "seed", "volume", "status", "status_token", "status_show_frames",
                "presence_hz"}
 
 

@@ -308,13 +308,8 @@ class LiveRun:
         """On the main thread: the figures the status page shows, gathered once for all its requests."""
         bar = self.engine.bars[-1] if self.engine.bars else None
         latency = spread(self.engine.counters.latency_ms)["p95"]
-        camera = self._camera_state
-        if camera == "lost" and self._camera_why.startswith("frozen"):
-            camera = "frozen"
-        elif camera == "starting":
-            camera = "lost"  # no frame yet
         self._snapshot = {
-            "camera": camera, "camera_why": self._camera_why,
+            "camera": self._camera_shown(), "camera_why": self._camera_why,
             "people": self.presence.now if self.presence is not None else None,  # None: off, or not counted yet
             "key": str(self.engine.key) if self.engine.key is not None else None,
             "bar": bar.index if bar is not None else None, "bpm": self.engine.settings.bpm,
@@ -324,6 +319,13 @@ class LiveRun:
                        for name in self.band.layers],
             "last_bars": [np.asarray(tokens).reshape(-1).tolist() for tokens in self._recent]}
 
+    def _camera_shown(self) -> str:
+        """The camera's state as the page and /healthz say it: live, lost, frozen or stopped."""
+        camera = self._camera_state
+        if camera == "lost" and self._camera_why.startswith("frozen"):
+            return "frozen"
+        return "lost" if camera == "starting" else camera  # starting: no frame yet
+
     def status(self) -> dict:
         """The status page's figures: the latest snapshot (any thread; nothing here touches the audio)."""
         return self._snapshot
@@ -332,9 +334,9 @@ class LiveRun:
         """/healthz: None while frames arrive and the audio flows, else why not (any thread)."""
         now = self.clock()
         if self._frame_at is None:
-            return f"no frame yet (camera {self._camera_state}: {self._camera_why})"
+            return f"no frame yet (camera {self._camera_shown()}: {self._camera_why})"
         if now - self._frame_at > FRAME_HEALTHY:
-            return f"no frame for {now - self._frame_at:.1f} s (camera {self._camera_state}: {self._camera_why})"
+            return f"no frame for {now - self._frame_at:.1f} s (camera {self._camera_shown()}: {self._camera_why})"
         if self._tick_moved_at is None or now - self._tick_moved_at > AUDIO_HEALTHY:
             still = "not started" if self._tick_moved_at is None else f"still for {now - self._tick_moved_at:.1f} s"
             return f"the audio clock is {still}"
