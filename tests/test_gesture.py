@@ -94,3 +94,22 @@ def test_a_gesture_in_front_of_the_camera_changes_the_notes_within_a_beat(tmp_pa
     calm = [count for motion, count, level in bars.values() if motion is not None and motion < 0.1]
     assert busy and calm and np.mean(busy) > np.mean(calm) + 2
     player.close()
+
+
+def test_while_the_counter_sees_nobody_the_room_settles_and_someone_entering_is_heard(tmp_path, models):
+    """The same waving with the room counted empty: no gesture, the quiet end of loudness, the look
+    held; then the counter sees someone: the next bar is decided anew and the waving is heard."""
+    player, _ = hand_player(tmp_path)
+    engine = LiveScore(models.music, models.video, player, LiveSettings(key="D major", change=1e9))
+    engine._waited_long = lambda: True
+    engine.people(0, None)
+    play(engine, player, gesture_frames(80))  # 8 s of light and shadow moving in an empty room
+    empty = list(engine.counters.bars_heard)
+    assert engine.counters.gestures_answered == 0 and engine._level == 0
+    assert {bar.velocity for bar in engine.bars} == {engine.settings.conducting.velocity[0]}
+    engine.people(1, 0)
+    play(engine, player, gesture_frames(60, seed=2))
+    assert engine.counters.entrances == 1 and engine.counters.bars_anew_on_entrance == 1
+    assert engine._level >= 2  # the waving is a gesture again
+    assert max(count for _, _, count, *_ in engine.counters.bars_heard) > max(count for _, _, count, *_ in empty)
+    player.close()
