@@ -21,10 +21,13 @@ _models: dict[tuple[str, str], Models] = {}
 
 
 def prepare(options: RenderOptions, threads: int) -> None:
-    """Set this process's torch and decoding threads and load its models (once)."""
+    """Set this process's torch, OpenCV and decoding threads and load its models (once): a worker keeps to
+    its share of the cores (OpenCV's default takes them all, in bursts, when `--presence` counts people)."""
+    import cv2
     import torch
 
     torch.set_num_threads(max(1, threads))
+    cv2.setNumThreads(max(1, threads))
     set_decode_threads(threads)
     models_for(options)
 
