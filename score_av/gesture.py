@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF, STEPS_PER_BAR, STEPS_PER_QUARTER
+from music_vae.representation import (FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF, STEPS_PER_BAR, STEPS_PER_QUARTER,
+                                      tokens_to_notes)
 
 from .key import Key
 
@@ -85,7 +86,7 @@ def figure(bar: np.ndarray, level: int, key: Key | None, from_step: int = 0) -> 
     gives the bar itself."""
     bar = np.asarray(bar, np.int64)
     out = bar.copy()
-    notes = _notes(bar)
+    notes = [(n.start, n.end, n.pitch) for n in tokens_to_notes(bar)]
     if level == NEUTRAL or not notes:
         return out
     last = notes[-1][0]
@@ -114,19 +115,6 @@ def figure(bar: np.ndarray, level: int, key: Key | None, from_step: int = 0) -> 
 def onsets(bar: np.ndarray) -> int:
     """How many notes the bar strikes."""
     return int((np.asarray(bar) >= FIRST_PITCH_TOKEN).sum())
-
-
-def _notes(bar: np.ndarray) -> list[tuple[int, int, int]]:
-    """(start, end, pitch) of each note the bar strikes (a note ends at the next onset or rest)."""
-    notes, current = [], None
-    for step, token in enumerate(bar):
-        if token >= FIRST_PITCH_TOKEN or token == NOTE_OFF:
-            if current is not None:
-                notes.append((current[0], step, current[1]))
-            current = (step, int(token) - FIRST_PITCH_TOKEN + MIN_PITCH) if token >= FIRST_PITCH_TOKEN else None
-    if current is not None:
-        notes.append((current[0], STEPS_PER_BAR, current[1]))
-    return notes
 
 
 def _walk(pitch: int, towards: int | None, n: int, key: Key | None) -> list[int]:

@@ -34,9 +34,8 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   it moves as far as a cut (`change`), so the empty room's light and shadows are not played as gestures.
 - **the key follows the light** (`--key auto`). The colour of the frames, averaged over LIGHT_SECONDS,
   gives the key the light asks for (score_av/key.py, KeyFollower); when it has asked for another
-  key than the one it asked for when the piece reached its key, without a break, for `key_follow_s`
-  (20 minutes by default), the piece moves one step towards it (a related key) at the next phrase's
-  first bar, and the themes, the anchor and the bars development reads are transposed into it.
+  key than the piece's, without a break, for `key_follow_s` (20 minutes by default), the piece moves
+  one step towards it (a related key) at the next phrase's first bar, and the themes, the anchor and the bars development reads are transposed into it.
 - **the camera lost, the music goes on.** With no frames, each new bar's look takes a slow walk
   from the last one seen (`drift`), until the camera is back.
 - **the band plays under it.** With more layers than the melody (`LiveSettings.band`: score_av/band.py),
@@ -394,7 +393,7 @@ class LiveScore:
             motion = 0.0  # an empty room settles: its light and shadows are not gestures
         if self._follower is not None:
             self._follower.observe(t, colour)
-        figure_changed = self._gesture(t, motion)
+        self._gesture(t, motion)
         code = self.video.encode(small[None])
         self.counters.frames_encoded += 1
         with self._lock:
@@ -437,7 +436,7 @@ class LiveScore:
                         else:
                             self.counters.changes_merged += 1
                     self._changes = []
-        if figure_changed or playing.level != self._level:
+        if playing.level != self._level:
             self._refigure(playing)
 
     def _answer_changes(self, first_note_tick: int) -> None:
@@ -456,30 +455,28 @@ class LiveScore:
         self._changes = []
 
     # --- gestures: the figure follows the motion of the last half beat ---------------------------
-    def _gesture(self, t: float, motion: float) -> bool:
-        """Take a frame's motion (pixel levels); True when the figure's level changed with it. The level
-        reads the mean motion of the last GESTURE_WINDOW sixteenths against the busiest such windows of
-        the last minute or so (`_beat_scale`, never below MOVING: a still room stays calm)."""
+    def _gesture(self, t: float, motion: float) -> None:
+        """Take a frame's motion (pixel levels) and set the figure's level from it. The level reads the
+        mean motion of the last GESTURE_WINDOW sixteenths against the busiest such windows of the last
+        minute or so (`_beat_scale`, never below MOVING: a still room stays calm)."""
         self._beat.append((t, motion))
-        window = GESTURE_WINDOW * (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
-        while self._beat and self._beat[0][0] < t - window:
+        step_s = (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
+        while self._beat and self._beat[0][0] < t - GESTURE_WINDOW * step_s:
             self._beat.popleft()
         mean = float(np.mean([m for _, m in self._beat]))
         self._beat_scale = max(MOVING, self._beat_scale * BEAT_MEMORY, mean)
         self._shown.append((t, motion / self._beat_scale))
         if not self.settings.gestures:
-            return False
+            return  # the level stays NEUTRAL: every bar as decided
         level = level_of(mean / self._beat_scale, self._level, self._levels.add(mean / self._beat_scale))
-        step_s = (self.bars[-1].step_ms if self.bars else 125.0) / TICKS_PER_SECOND
         if level >= self._level:
             self._calmer_since = None
         elif self._calmer_since is None:
             self._calmer_since = t
         if level == self._level or level < self._level and t - self._calmer_since < GESTURE_RELEASE * step_s:
-            return False  # busier at once; calmer once the calm has lasted GESTURE_RELEASE
+            return  # busier at once; calmer once the calm has lasted GESTURE_RELEASE
         self._level, self._calmer_since = level, None
         self.counters.gestures += 1
-        return True
 
     def _refigure(self, playing: _Bar) -> bool:
         """Answer a gesture: figure the rest of the bar playing at the level of now, from its next free
@@ -497,10 +494,9 @@ class LiveScore:
             tokens = figure(bar.decided, self._level, self.key, first)
             tokens[:first] = bar.tokens[:first]
             replaced.append((replace(bar, tokens=tokens, level=self._level), first))
-        changed = [(bar, first) for (bar, first), (old, _) in zip(replaced, targets) if not np.array_equal(bar.tokens, old.tokens)]
         self.bars = [next((b for b, _ in replaced if b.index == old.index), old) for old in self.bars]
-        if not changed:
-            return False
+        if all(np.array_equal(new.tokens, old.tokens) for (new, _), (old, _) in zip(replaced, targets)):
+            return False  # the same notes: the level is taken, nothing to play again
         (head, first), rest = replaced[0], [b for b, _ in replaced[1:]]
         start_tick = int(round(head.tick + first * head.step_ms))
         self._figured_at = now  # (a change of the picture is answered regardless: it does not wait for a gesture's)
@@ -606,7 +602,7 @@ class LiveScore:
                 (index - self._phrase_start) % PHRASE == 0:  # a phrase's first bar: the last one closed on the tonic
             self._move_key(self._follower.move())
         tokens, position, code = self._decide(look, previous, index, anew=anew and previous is not None)
-        level = self._level if self.settings.gestures else NEUTRAL
+        level = self._level
         bar = _Bar(index, tick, step_ms, figure(tokens, level, self.key), position, code, self._velocity(motion),
                    plain=tokens, level=level, answers=int(previous is not None and level != previous.level))
         events = self._events(bar, 0)
@@ -840,7 +836,7 @@ class LiveScore:
         self._anchor = (target.index, tokens)  # a new look: its bar is the anchor
         tokens = phrase_end(tokens, self.key, how, target.index - self._phrase_start)  # its new notes close the phrase
         self._phrase_start = target.index + 1  # a change this far is a cut: the phrase starts again after it
-        level = self._level if self.settings.gestures else NEUTRAL
+        level = self._level
         heard = figure(tokens, level, self.key, step)  # (its first note, the answer, is left as it is)
         heard[:step] = target.tokens[:step]
         replaced = [replace(target, tokens=heard, plain=tokens, position=position, code=code[0], level=level,
