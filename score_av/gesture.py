@@ -32,6 +32,8 @@ its beat (installations/live/engine.py): the figure answers a gesture within a b
 """
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from music_vae.representation import (FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF, STEPS_PER_BAR, STEPS_PER_QUARTER,
@@ -65,9 +67,7 @@ class Levels:
     BUSY = (0.4, 0.8)     # quantiles of the moving beats where levels 2 and 3 begin
 
     def __init__(self):
-        from collections import deque
-
-        self.recent = deque(maxlen=self.RECENT)
+        self.recent: deque[float] = deque(maxlen=self.RECENT)
 
     def add(self, motion: float) -> tuple[float, float, float]:
         """Take a beat's normalised motion; the thresholds to read it by."""
