@@ -10,7 +10,12 @@ back to the first fresh frame read from it), the memory in the first and second 
 run, CPU, latency and underruns over the whole run.
 
     python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10] [--stats FILE] [--wav FILE] [--clip PATH]
-                              [--preset NAME]
+                              [--preset NAME] [--presence-hz HZ] [--trace-every SECONDS]
+
+`--trace-every` looks for where memory grows: Python's own allocations (tracemalloc, from the start
+of the run) and its live objects by type are compared every so many seconds with the first look,
+beside resident memory. What grows in resident memory and not in Python's is in C libraries
+(glibc's heaps, OpenCV, FluidSynth, torch).
 
 It runs as an installation does by default: people counted, the key following the light, gestures
 heard; `--preset` adds a band under the melody.
@@ -90,6 +95,52 @@ class FailingSource:
         self.inner.close()
 
 
+class MemoryLooks:
+    """Every `every` seconds, on a thread of its own: resident memory, the memory Python's allocations
+    hold (tracemalloc), and, against the first look, the source lines and object types that grew most."""
+
+    def __init__(self, every: float, top: int = 8):
+        import tracemalloc
+
+        self.every, self.top, self.looks = every, top, []
+        self._first = self._types0 = None
+        self._stop = threading.Event()
+        tracemalloc.start(1)
+        self._thread = threading.Thread(target=self._run, name="memory-looks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.look()
+
+    def look(self) -> None:
+        import collections
+        import gc
+        import tracemalloc
+
+        import psutil
+
+        snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        types = collections.Counter(type(o).__name__ for o in gc.get_objects())
+        if self._first is None:
+            self._first, self._types0 = snap, types
+        grown = [s for s in snap.compare_to(self._first, "lineno") if s.size_diff > 0][:self.top]
+        self.looks.append({
+            "t_s": round(time.monotonic() - STARTED, 1), "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+            "python_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
+            "lines_grown_kb": {f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}":
+                               round(s.size_diff / 1024, 1) for s in grown},
+            "objects_grown": dict((types - self._types0).most_common(self.top))})
+
+    def stop(self) -> list[dict]:
+        self._stop.set()
+        self.look()
+        return self.looks
+
+
+STARTED = time.monotonic()
+
+
 def memory_trend(samples: list[dict]) -> dict:
     """Resident memory over the run: where it started, ended and peaked, and its slope (least
     squares, MB an hour) over each half: flat memory is a second-half slope near zero."""
@@ -118,6 +169,10 @@ def main() -> int:
     ap.add_argument("--stats", default=str(CACHE / "live-soak-stats.json"), help="the running stats file")
     ap.add_argument("--wav", default=str(CACHE / "live-soak.wav"), help="what was heard (the file audio driver)")
     ap.add_argument("--preset", help="a band preset, as `score-av live --preset` (default: the melody alone)")
+    ap.add_argument("--presence-hz", type=float, help="people counted so many times a second, as `score-av live "
+                    "--presence-hz` (0: no counter; default: the live default)")
+    ap.add_argument("--trace-every", type=float, default=0.0,
+                    help="seconds between looks at where memory grows (default 0: none; they slow the run a little)")
     args = ap.parse_args()
     from installations.live.capture import FileSource
     from installations.live.config import read_config
@@ -128,8 +183,9 @@ def main() -> int:
     source = FailingSource(FileSource(str(clip)), args.period, args.outage)
     config = read_config(None, dict(source=str(clip), audio_driver="file", wav=args.wav,
                                     duration=args.minutes * 60, stats=args.stats, osc_in="off",
-                                    preset=args.preset))
+                                    preset=args.preset, presence_hz=args.presence_hz))
     run = LiveRun(config, source=source)
+    looks = MemoryLooks(args.trace_every) if args.trace_every > 0 else None
     started = time.monotonic()
     figures = run.run(threading.Event())
     samples = figures.pop("samples")
@@ -142,7 +198,8 @@ def main() -> int:
                                          "all_under_2s": all(b < 2.0 for b in back)},
         **figures,
         "memory": memory_trend(samples),
-        "rss_mb_over_time": [s["rss_mb"] for s in samples][::12]}, indent=1))
+        "rss_mb_over_time": [s["rss_mb"] for s in samples][::12],
+        **({"memory_looks": looks.stop()} if looks else {})}, indent=1))
     return 0
 
 

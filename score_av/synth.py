@@ -13,6 +13,8 @@ soundtrack is read a chunk at a time (`SynthStream`) and written as it comes (`W
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pathlib
 import site
@@ -136,9 +138,12 @@ def midi_events(midi: mido.MidiFile) -> list[tuple[float, mido.Message]]:
 
 
 def _load_fluidsynth():
-    """Import pyfluidsynth only when rendering, turning a missing library into one clear line."""
+    """Import pyfluidsynth only when rendering, turning a missing library into one clear line. Its
+    import prints where it found the library to stdout when $CI is set; that line goes nowhere, so
+    that stdout stays the command's own (the one-line summary a script reads)."""
     try:
-        import fluidsynth
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except ModuleNotFoundError as exc:
         if exc.name != "fluidsynth":
             raise
