@@ -10,12 +10,13 @@ back to the first fresh frame read from it), the memory in the first and second 
 run, CPU, latency and underruns over the whole run.
 
     python bench/live_soak.py [--minutes 30] [--period 180] [--outage 10] [--stats FILE] [--wav FILE] [--clip PATH]
-                              [--preset NAME] [--presence-hz HZ] [--trace-every SECONDS]
+                              [--preset NAME] [--presence-hz HZ] [--looks-every SECONDS] [--trace-python]
 
-`--trace-every` looks for where memory grows: Python's own allocations (tracemalloc, from the start
-of the run) and its live objects by type are compared every so many seconds with the first look,
-beside resident memory. What grows in resident memory and not in Python's is in C libraries
-(glibc's heaps, OpenCV, FluidSynth, torch).
+The looks (`memory_looks`) say where memory grows: every `--looks-every` seconds, resident memory
+beside glibc's heaps (taken from the system, in use, free within them, in pages of their own);
+with `--trace-python`, also Python's own allocations (tracemalloc) and live objects by type against
+the first look. What grows in resident memory and not in Python's is in C: a heap that grows while
+its memory in use does not is fragmenting.
 
 It runs as an installation does by default: people counted, the key following the light, gestures
 heard; `--preset` adds a band under the melody.
@@ -96,16 +97,19 @@ class FailingSource:
 
 
 class MemoryLooks:
-    """Every `every` seconds, on a thread of its own: resident memory, the memory Python's allocations
-    hold (tracemalloc), and, against the first look, the source lines and object types that grew most."""
+    """Every `every` seconds, on a thread of its own: resident memory and what glibc's malloc holds
+    (service.malloc_figures); with `python`, also the memory Python's own allocations hold
+    (tracemalloc, from the start of the run) and the source lines and object types that grew most
+    since the first look (this slows the run a little, and tracemalloc's records take memory)."""
 
-    def __init__(self, every: float, top: int = 8):
+    def __init__(self, every: float, python: bool = False, top: int = 8):
         import tracemalloc
 
-        self.every, self.top, self.looks = every, top, []
+        self.every, self.python, self.top, self.looks = every, python, top, []
         self._first = self._types0 = None
         self._stop = threading.Event()
-        tracemalloc.start(1)
+        if python:
+            tracemalloc.start(1)
         self._thread = threading.Thread(target=self._run, name="memory-looks", daemon=True)
         self._thread.start()
 
@@ -114,23 +118,31 @@ class MemoryLooks:
             self.look()
 
     def look(self) -> None:
+        import psutil
+
+        from installations.live.service import malloc_figures
+
+        look = {"t_s": round(time.monotonic() - STARTED, 1), "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+                "malloc_mb": malloc_figures()}
+        if self.python:
+            look.update(self._python())
+        self.looks.append(look)
+        print(json.dumps(look), file=sys.stderr, flush=True)  # as it goes: a long run can be watched
+
+    def _python(self) -> dict:
         import collections
         import gc
         import tracemalloc
-
-        import psutil
 
         snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
         types = collections.Counter(type(o).__name__ for o in gc.get_objects())
         if self._first is None:
             self._first, self._types0 = snap, types
         grown = [s for s in snap.compare_to(self._first, "lineno") if s.size_diff > 0][:self.top]
-        self.looks.append({
-            "t_s": round(time.monotonic() - STARTED, 1), "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
-            "python_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
-            "lines_grown_kb": {f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}":
-                               round(s.size_diff / 1024, 1) for s in grown},
-            "objects_grown": dict((types - self._types0).most_common(self.top))})
+        return {"python_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
+                "lines_grown_kb": {f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}":
+                                   round(s.size_diff / 1024, 1) for s in grown},
+                "objects_grown": dict((types - self._types0).most_common(self.top))}
 
     def stop(self) -> list[dict]:
         self._stop.set()
@@ -171,8 +183,10 @@ def main() -> int:
     ap.add_argument("--preset", help="a band preset, as `score-av live --preset` (default: the melody alone)")
     ap.add_argument("--presence-hz", type=float, help="people counted so many times a second, as `score-av live "
                     "--presence-hz` (0: no counter; default: the live default)")
-    ap.add_argument("--trace-every", type=float, default=0.0,
-                    help="seconds between looks at where memory grows (default 0: none; they slow the run a little)")
+    ap.add_argument("--looks-every", type=float, default=600.0,
+                    help="seconds between looks at resident memory and glibc's heaps (default: 600; 0: none)")
+    ap.add_argument("--trace-python", action="store_true",
+                    help="the looks also trace Python's own allocations and objects (slower, and takes memory)")
     args = ap.parse_args()
     from installations.live.capture import FileSource
     from installations.live.config import read_config
@@ -185,7 +199,7 @@ def main() -> int:
                                     duration=args.minutes * 60, stats=args.stats, osc_in="off",
                                     preset=args.preset, presence_hz=args.presence_hz))
     run = LiveRun(config, source=source)
-    looks = MemoryLooks(args.trace_every) if args.trace_every > 0 else None
+    looks = MemoryLooks(args.looks_every, args.trace_python) if args.looks_every > 0 else None
     started = time.monotonic()
     figures = run.run(threading.Event())
     samples = figures.pop("samples")

@@ -262,9 +262,9 @@ def _raises(function, *args):
 
 ARENAS_AFTER_EIGHT_THREADS = """
 import ctypes, sys, tempfile, threading
-from installations.live.service import limit_malloc_arenas
+from installations.live.service import tune_malloc
 if sys.argv[1] == "limited":
-    assert limit_malloc_arenas(2)
+    assert tune_malloc(2)
 together = threading.Barrier(9)
 def allocate_and_wait():
     [bytearray(1000) for _ in range(100)]
@@ -282,7 +282,7 @@ with tempfile.NamedTemporaryFile("r", suffix=".xml") as info:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_malloc_arenas_are_limited_for_the_threads_that_come_after():
-    """Eight threads alive at once get heaps of their own, unless limit_malloc_arenas came first."""
+    """Eight threads alive at once get heaps of their own, unless tune_malloc came first."""
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     env["PYTHONPATH"] = str(ROOT)
 
@@ -294,6 +294,37 @@ def test_malloc_arenas_are_limited_for_the_threads_that_come_after():
 
     assert heaps("free") > 4
     assert heaps("limited") == 2
+
+
+LARGE_BLOCK_AFTER_ONE_FREED = """
+import sys
+from installations.live.service import malloc_figures, tune_malloc
+if sys.argv[1] == "tuned":
+    assert tune_malloc()
+first = bytearray(4_000_000)
+del first                      # glibc's own rule now carves blocks up to 4 MB from the heap
+before = malloc_figures()["own_pages"]
+frame = bytearray(1_000_000)   # a frame's worth
+print(malloc_figures()["own_pages"] - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_large_blocks_keep_pages_of_their_own_after_one_is_freed():
+    """After a large block is freed, glibc carves the next ones from its heap (where their gaps stay
+    resident between smaller objects) unless tune_malloc fixed the threshold: then a frame-sized block
+    still gets pages of its own, which go back to the system when it is freed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def own_pages_mb(mode: str) -> float:
+        done = subprocess.run([sys.executable, "-c", LARGE_BLOCK_AFTER_ONE_FREED, mode], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout.strip())
+
+    assert own_pages_mb("untuned") < 0.1
+    assert own_pages_mb("tuned") >= 0.9
 
 
 FREED_BETWEEN_BLOCKS = """

@@ -41,7 +41,7 @@ from .midi_out import MidiOut, Port, open_midi_out
 from .osc import OscIn, OscOut, parse_host_port
 from .presence import NO_PEOPLE, Presence, make_people_counter
 from .player import TICKS_PER_SECOND, NoteEvent, Player
-from .service import Heartbeat, handle_signals, limit_malloc_arenas, release_free_memory
+from .service import Heartbeat, handle_signals, release_free_memory, tune_malloc
 from .stats import LiveStats, spread
 from .status import RecentErrors, StatusAddressError, StatusServer
 from .window import Window, draw
@@ -124,7 +124,7 @@ class LiveRun:
     def _build(self, config: LiveConfig, models: Models | None, source: FrameSource | None,
                midi_port: Port | None, people_counter=None) -> None:
         clock = self.clock
-        limit_malloc_arenas()  # before any of its threads start: flat memory over weeks
+        tune_malloc()  # before any of its threads start: flat memory over weeks
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         self.models = models or Models.load(config.model, "video", device="cpu")
         self.models.music.prior(config.style)  # an unknown style: one line, before anything is opened

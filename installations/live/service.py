@@ -28,20 +28,54 @@ DEFAULT_INTERVAL = 10.0   # seconds between beats when systemd's watchdog does n
 log = logging.getLogger("score_av.live.service")
 
 MALLOC_ARENAS = 2         # glibc heaps the process may use (its default is 8 per core)
-_M_ARENA_MAX = -8         # mallopt's parameter number for it, from glibc's malloc.h
+MMAP_THRESHOLD = 128 * 1024  # bytes: a block this large or larger gets pages of its own, given back when freed
+_M_ARENA_MAX = -8         # mallopt's parameter numbers, from glibc's malloc.h
+_M_MMAP_THRESHOLD = -3
 
 
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc at `arenas` heaps for the threads started from now on; True when done.
+def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
+    """Set glibc's malloc for a run of weeks, before the threads start; True when done.
 
-    A thread that allocates while another holds the main heap gets a heap of its own, and glibc
-    keeps what a heap once held. The installation starts new threads on every reconnection (the
-    reader, FFmpeg's decoding threads), each of which may land on a fresh heap, so its resident
-    memory rose by steps with the camera's outages (+18 MB in 12 minutes with 23 outages; +8 MB
-    with two heaps, the rest of it taken back by release_free_memory). Same as MALLOC_ARENA_MAX in
-    the environment, which, when set, wins. A no-op off glibc."""
+    - At most `arenas` heaps. A thread that allocates while another holds the main heap gets a
+      heap of its own, and glibc keeps what a heap once held. The installation starts new threads
+      on every reconnection (the reader, FFmpeg's decoding threads), each of which may land on a
+      fresh heap, so its resident memory rose by steps with the camera's outages (+18 MB in 12
+      minutes with 23 outages; +8 MB with two heaps, the rest taken back by release_free_memory).
+    - Blocks of `mmap_threshold` bytes or more in pages of their own (mmap), always. glibc starts
+      there but raises the threshold to the size of each such block freed, so after the first
+      frames are freed, frames, tensors and audio blocks (hundreds of kB, 30 a second) are carved
+      from the heaps, between the small objects that outlive them; the gaps they leave are reused
+      only in part, and the heap grew for as long as the run (the hour-long soak with the band and
+      the people counter: +13 MB an hour, Python's own objects flat). Pages of their own go back
+      to the system when the block is freed, at the price of a page fault per 4 kB touched.
+    The environment's MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_, where set, win. A no-op off glibc."""
     libc = _glibc()
-    return bool(libc is not None and not os.environ.get("MALLOC_ARENA_MAX") and libc.mallopt(_M_ARENA_MAX, int(arenas)))
+    if libc is None:
+        return False
+    done = True
+    if not os.environ.get("MALLOC_ARENA_MAX"):
+        done = bool(libc.mallopt(_M_ARENA_MAX, int(arenas))) and done
+    if not os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        done = bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))) and done
+    return done
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_figures() -> dict | None:
+    """What glibc's malloc holds now, in MB, over all its heaps (mallinfo2): `heaps` taken from the
+    system, `in_use` and `free` within them, `own_pages` in blocks with pages of their own. A heap
+    that grows while `in_use` does not is fragmenting. None off glibc (or before 2.33)."""
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    mb = lambda n: round(n / 2 ** 20, 1)  # noqa: E731
+    return {"heaps": mb(info.arena), "in_use": mb(info.uordblks), "free": mb(info.fordblks), "own_pages": mb(info.hblkhd)}
 
 
 def release_free_memory() -> bool:
@@ -55,7 +89,7 @@ def release_free_memory() -> bool:
 
 
 def _glibc() -> ctypes.CDLL | None:
-    """This process's C library when it is glibc (whose malloc the two calls above tune), else None."""
+    """This process's C library when it is glibc (whose malloc the calls above tune and read), else None."""
     if platform.libc_ver()[0] != "glibc":
         return None
     try:
