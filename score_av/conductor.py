@@ -21,7 +21,7 @@ conductor gives the bars a piece to belong to:
   shot before it towards the anchor's return, or, offline, towards the next look when the picture
   changes first within the shot. It never sounds like another of the look's last DEVELOP_AVOID bars
   (develop_bar): a still shot of 16 bars is two phrases, not a 4-bar loop. It takes its rhythm from
-  the real bar whose code lies nearest the inpainted one (real_rhythm) and its pitches from its own
+  the real bar whose code lies nearest the inpainted one (real_rhythms) and its pitches from its own
   code: decoded freely, an inpainted code gives a plainer bar than a tune's. Off
   (`development=False`, `--no-development`) a held look repeats its bar; so it does with a music
   model no inpainting model learned.
@@ -252,7 +252,7 @@ def same_notes(a: np.ndarray, b: np.ndarray) -> bool:
 class CodeMemo:
     """The music model's codes of bars, each bar encoded once: development reads the same bars (the
     anchor, the shot's last bars) again for every bar it inpaints. Holds at most `size` bars; also the
-    rhythms of the real bars development borrows (real_rhythm), each decoded once."""
+    rhythms of the real bars development borrows (real_rhythms), each decoded once."""
 
     def __init__(self, music: MusicModel, size: int = 512):
         self.music, self.size, self.codes, self.rhythms = music, size, {}, {}
@@ -269,10 +269,11 @@ class CodeMemo:
         return np.stack([self.codes[k] for k in keys]) if keys else np.zeros((0, self.music.latent_dim), np.float32)
 
 
-def real_rhythm(music: MusicModel, code: np.ndarray, how: Conducting, memo: CodeMemo | None = None) -> np.ndarray | None:
-    """The rhythm of the real bar whose code lies nearest `code`: the bar decoded from the nearest of
-    the data prior's anchors (codes of real bars of the training corpus), as tokens (16,) whose onsets,
-    holds and rests a developed bar takes (rhythm_bias). None when the model has no data prior.
+def real_rhythms(music: MusicModel, codes: np.ndarray, how: Conducting, memo: CodeMemo | None = None) -> np.ndarray | None:
+    """The rhythm of the real bar whose code lies nearest each of `codes` (n, d): the bar decoded from
+    the nearest of the data prior's anchors (codes of real bars of the training corpus), as tokens
+    (n, 16) whose onsets, holds and rests a developed bar takes (rhythm_bias). None when the model has
+    no data prior. The anchors not in `memo` yet are decoded together, in one batch.
 
     An inpainted code decodes, greedily, to a plainer bar than a tune's (more quarter notes, fewer
     running eighths): the code is a blend of what could come, and the decoder hedges towards holds.
@@ -280,13 +281,16 @@ def real_rhythm(music: MusicModel, code: np.ndarray, how: Conducting, memo: Code
     prior = getattr(music, "data_prior", None)
     if prior is None or getattr(prior, "anchors", None) is None or not len(prior.anchors):
         return None
-    nearest = int(((prior.anchors - np.asarray(code)[None]) ** 2).sum(1).argmin())
-    found = memo.rhythms.get(nearest) if memo is not None else None
-    if found is None:
-        found = decode_keyed(music, prior.anchors[nearest][None].astype(np.float32), None, how)[0]
+    codes = np.asarray(codes, np.float32).reshape(len(codes), -1)
+    nearest = [int(i) for i in ((prior.anchors[None] - codes[:, None]) ** 2).sum(-1).argmin(1)]
+    known = memo.rhythms if memo is not None else {}
+    new = sorted({i for i in nearest if i not in known})
+    found = dict(known)
+    if new:
+        found.update(zip(new, decode_keyed(music, prior.anchors[new].astype(np.float32), None, how)))
         if memo is not None:
-            memo.rhythms[nearest] = found
-    return found
+            memo.rhythms.update((i, found[i]) for i in new)
+    return np.stack([found[i] for i in nearest])
 
 
 def rhythm_bias(template: np.ndarray) -> np.ndarray:
@@ -311,25 +315,23 @@ def develop_bar(inpainter, music: MusicModel, past: np.ndarray, future: np.ndarr
     sounds like none of the bars `played` in this phrase of the look (DEVELOP_AVOID) nor the bar after it
     (same_notes), else its first option made unlike each of them. A phrase then holds its anchor twice
     and new bars between. Each option is decoded with the rhythm of the real bar nearest its code
-    (real_rhythm; the anchor's when that bar is silent) and its own pitches; when every such bar is one
+    (real_rhythms; the anchor's when that bar is silent) and its own pitches; when every such bar is one
     to avoid, the options are decoded freely. `encode`: the bars' codes (a CodeMemo, which also keeps
     the rhythms), music.encode when None."""
     codes = (encode or music.encode)(np.concatenate([past, future]).astype(np.int64))
     options = inpainter.first_bar_options(codes[:len(past)], codes[len(past):], missing, own_first=own_first)
     avoid = list(played) + (list(future[:1]) if missing == 1 else [])
     place = (lambda b: place_octave(b, last_pitch, how.register)) if how.phrases else (lambda b: b)
-    memo = encode if isinstance(encode, CodeMemo) else None
-    for option in options:
-        template = real_rhythm(music, option, how, memo)
-        if template is None:
-            break
-        if not (template >= FIRST_PITCH_TOKEN).any() and len(played):
-            template = played[0]
-        bias = key_bias(key, how.chromatic if key is not None else 0, how.register, 1)
-        bias[0] += rhythm_bias(template)
-        bar = place(music.decode(option[None], leap_penalty=how.leap_penalty, bias=bias)[0])
-        if not any(same_notes(bar, other) for other in avoid):
-            return bar
+    templates = real_rhythms(music, options, how, encode if isinstance(encode, CodeMemo) else None)
+    if templates is not None:  # every option decoded at once: a batch of them costs about what one does
+        bias = key_bias(key, how.chromatic if key is not None else 0, how.register, len(options))
+        for i, template in enumerate(templates):
+            silent = not (template >= FIRST_PITCH_TOKEN).any()
+            bias[i] += rhythm_bias(played[0] if silent and len(played) else template)
+        for bar in music.decode(options, leap_penalty=how.leap_penalty, bias=bias):
+            bar = place(bar)
+            if not any(same_notes(bar, other) for other in avoid):
+                return bar
     for tried in (options[:1], options[1:]):  # the likeliest is usually taken: the others only decoded when not
         for bar in decode_keyed(music, tried, key, how) if len(tried) else []:
             bar = place(bar)

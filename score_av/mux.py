@@ -220,6 +220,7 @@ def mux(info: VideoInfo, audio: "AudioSource | np.ndarray", sample_rate: int, pl
     array) starts at `start` seconds, the first frame's time, and lasts as long as the picture.
     `on_audio` sees each chunk of the soundtrack as it is encoded."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     check_writable(plan.path)
     tmp = plan.path.with_name(f".{plan.path.name}.partial")
@@ -240,6 +241,7 @@ def mux(info: VideoInfo, audio: "AudioSource | np.ndarray", sample_rate: int, pl
             music = AudioWriter(dst, audio, sample_rate, start, on_audio)
             kept = _KeptAudio(dst, a_in) if a_in is not None else None
             streams = [v_in] + ([a_in] if a_in is not None else [])
+            scaler = VideoReformatter()  # one for the clip, not one per frame (sources.iter_frames)
             for packet in src.demux(*streams):
                 if packet.stream is a_in:
                     kept.add(packet)
@@ -257,8 +259,8 @@ def mux(info: VideoInfo, audio: "AudioSource | np.ndarray", sample_rate: int, pl
                     for frame in packet.decode():  # the end-of-stream packet flushes the decoder
                         now = float(frame.time)
                         music.write_until(now + 0.5)
-                        dst.mux(v_out.encode(frame.reformat(width=v_out.width, height=v_out.height,
-                                                            format="yuv420p")))
+                        dst.mux(v_out.encode(scaler.reformat(frame, width=v_out.width, height=v_out.height,
+                                                             format="yuv420p")))
                 if on_packet is not None:
                     on_packet(now)
             if not plan.copy_video:

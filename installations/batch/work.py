@@ -21,12 +21,11 @@ _models: dict[tuple[str, str], Models] = {}
 
 
 def prepare(options: RenderOptions, threads: int) -> None:
-    """Set this process's torch, OpenCV and decoding threads and load its models (once): a worker keeps to
-    its share of the cores (OpenCV's default takes them all, in bursts, when `--presence` counts people)."""
+    """Set this process's OpenCV and decoding threads and load its models (once): a worker keeps to its
+    share of the cores (OpenCV's default takes them all, in bursts, when `--presence` counts people).
+    torch keeps to one thread in every render (render_clip)."""
     import cv2
-    import torch
 
-    torch.set_num_threads(max(1, threads))
     cv2.setNumThreads(max(1, threads))
     set_decode_threads(threads)
     models_for(options)
