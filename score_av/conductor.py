@@ -285,12 +285,10 @@ def real_rhythms(music: MusicModel, codes: np.ndarray, how: Conducting, memo: Co
     nearest = [int(i) for i in ((prior.anchors[None] - codes[:, None]) ** 2).sum(-1).argmin(1)]
     known = memo.rhythms if memo is not None else {}
     new = sorted({i for i in nearest if i not in known})
-    found = dict(known)
-    if new:
-        found.update(zip(new, decode_keyed(music, prior.anchors[new].astype(np.float32), None, how)))
-        if memo is not None:
-            memo.rhythms.update((i, found[i]) for i in new)
-    return np.stack([found[i] for i in nearest])
+    fresh = dict(zip(new, decode_keyed(music, prior.anchors[new].astype(np.float32), None, how))) if new else {}
+    if memo is not None:
+        memo.rhythms.update(fresh)
+    return np.stack([fresh[i] if i in fresh else known[i] for i in nearest])
 
 
 def rhythm_bias(template: np.ndarray) -> np.ndarray:

@@ -280,20 +280,22 @@ with tempfile.NamedTemporaryFile("r", suffix=".xml") as info:
 """
 
 
+def malloc_snippet(code: str, mode: str) -> float:
+    """What `code` prints, run with `mode` as its argument in a fresh Python without glibc's MALLOC_
+    settings in the environment (they would win over tune_malloc)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-c", code, mode], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout.strip())
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_malloc_arenas_are_limited_for_the_threads_that_come_after():
     """Eight threads alive at once get heaps of their own, unless tune_malloc came first."""
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    env["PYTHONPATH"] = str(ROOT)
-
-    def heaps(mode: str) -> int:
-        done = subprocess.run([sys.executable, "-c", ARENAS_AFTER_EIGHT_THREADS, mode], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return int(done.stdout.strip())
-
-    assert heaps("free") > 4
-    assert heaps("limited") == 2
+    assert malloc_snippet(ARENAS_AFTER_EIGHT_THREADS, "free") > 4
+    assert malloc_snippet(ARENAS_AFTER_EIGHT_THREADS, "limited") == 2
 
 
 LARGE_BLOCK_AFTER_ONE_FREED = """
@@ -314,17 +316,8 @@ def test_large_blocks_keep_pages_of_their_own_after_one_is_freed():
     """After a large block is freed, glibc carves the next ones from its heap (where their gaps stay
     resident between smaller objects) unless tune_malloc fixed the threshold: then a frame-sized block
     still gets pages of its own, which go back to the system when it is freed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    env["PYTHONPATH"] = str(ROOT)
-
-    def own_pages_mb(mode: str) -> float:
-        done = subprocess.run([sys.executable, "-c", LARGE_BLOCK_AFTER_ONE_FREED, mode], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return float(done.stdout.strip())
-
-    assert own_pages_mb("untuned") < 0.1
-    assert own_pages_mb("tuned") >= 0.9
+    assert malloc_snippet(LARGE_BLOCK_AFTER_ONE_FREED, "untuned") < 0.1
+    assert malloc_snippet(LARGE_BLOCK_AFTER_ONE_FREED, "tuned") >= 0.9
 
 
 FREED_BETWEEN_BLOCKS = """
