@@ -1,6 +1,8 @@
 """score_av.synth with the real libfluidsynth and the real soundfont: no sound card needed."""
 
 import os
+import subprocess
+import sys
 import wave
 
 import mido
@@ -174,9 +176,6 @@ def test_write_wav_rejects_mono_and_leaves_nothing(tmp_path):
 def test_loading_fluidsynth_keeps_stdout_clean_under_ci():
     """pyfluidsynth prints where it found the library when $CI is set (as CI machines set it);
     a command's stdout is its one-line summary, which scripts read, so that line must not reach it."""
-    import subprocess
-    import sys
-
     code = "from score_av import synth; synth._load_fluidsynth()"
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CI": "1"},
                           capture_output=True, text=True, timeout=60)
