@@ -103,7 +103,8 @@ class MusicVAE:
         prefix = self._tensor(prefix, torch.long) if prefix is not None else None
         previous = self._tensor(previous, torch.long) if previous is not None else None
         return self.model.decode(z, temperature, prefix=prefix, generator=gen, bias=bias,
-                                 leap_penalty=leap_penalty, previous=previous).cpu().numpy()
+                                 leap_penalty=leap_penalty, previous=previous).cpu().numpy().copy()  # a copy:
+        # a view would keep the torch tensor alive as long as the bar is kept (live keeps bars for hours)
 
     @torch.no_grad()
     def log_likelihood(self, codes, bars) -> np.ndarray:

@@ -441,6 +441,28 @@ def test_stats_sample_cpu_and_memory_and_keep_the_file_up_to_date(tmp_path):
     assert written["rss_mb_second_half_mean"] == round(float(rss[6:].mean()), 1)
 
 
+def test_a_runs_figures_keep_the_latest_in_order_in_memory_taken_at_start():
+    """A week of note jitters must not grow the process: the history's memory is resident from the
+    start, and appending a million figures neither grows it nor loses the order of the latest."""
+    import psutil
+
+    from installations.live.stats import Recent
+
+    process = psutil.Process()
+    before = process.memory_info().rss
+    recent = Recent(2_000_000, np.int32)  # 8 MB
+    taken = process.memory_info().rss - before
+    assert taken >= 7.5 * 2 ** 20 and len(recent) == 0 and list(recent) == []
+    for value in range(3_000_000):
+        recent.append(value)
+    assert process.memory_info().rss - before <= taken + 2 ** 20
+    assert len(recent) == 2_000_000 and recent[-1] == 2_999_999 and recent[0] == 1_000_000
+    assert np.array_equal(np.asarray(recent), np.arange(1_000_000, 3_000_000))
+    few = Recent(4)
+    few.append(2.5)
+    assert list(few) == [2.5] and few[-1] == 2.5
+
+
 def test_without_a_sound_system_it_says_so_once_and_plays_on(caplog):
     """This machine has no sound card: the ALSA driver cannot open, and the music goes on unheard."""
     import time

@@ -95,7 +95,7 @@ from score_av.presence import entered
 from score_av.motion import MOVING, FrameFeatures, luma
 
 from .player import HISTORY, TICKS_PER_SECOND, NoteEvent, Player
-from .stats import spread
+from .stats import Recent, spread
 
 log = logging.getLogger("score_av.live.engine")
 
@@ -136,9 +136,9 @@ class LiveCounters:
     frames_encoded: int = 0
     bars_played: int = 0
     redecodes: int = 0                # bars decoded again within the bar (with or without a change to answer)
-    latency_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))     # picture change -> first changed note heard
-    latency_at_once_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # the same, changes not deferred
-    expression_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # picture change -> CC 11 heard
+    latency_ms: Recent = field(default_factory=lambda: Recent(HISTORY))     # picture change -> first changed note heard
+    latency_at_once_ms: Recent = field(default_factory=lambda: Recent(HISTORY))  # the same, changes not deferred
+    expression_ms: Recent = field(default_factory=lambda: Recent(HISTORY))  # picture change -> CC 11 heard
     changes_without_new_note: int = 0
     changes: int = 0                  # every change of the picture (an event: see the module's docstring)
     changes_answered: int = 0         # answered by a changed note: one latency each
@@ -147,7 +147,7 @@ class LiveCounters:
     changes_withdrawn: int = 0        # the picture came back to the look it had left before an answer was due
     developed_prepared: int = 0       # held bars inpainted a bar ahead, on the worker thread
     developed_inline: int = 0         # held bars inpainted when decided (what was prepared no longer held, or none)
-    layers_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY))  # making one bar's layers, engine thread
+    layers_ms: Recent = field(default_factory=lambda: Recent(HISTORY))  # making one bar's layers, engine thread
     entrances: int = 0                # someone came into a room counted empty (people: 0, then 1 or more)
     bars_anew_on_entrance: int = 0    # bars decided anew (not held) because of one
     gestures: int = 0                 # changes of the figure's level (the motion of the last half beat)

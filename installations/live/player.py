@@ -50,6 +50,8 @@ import numpy as np
 from score_av.band import CHANNELS, Band
 from score_av.synth import SynthError, WavWriter, _load_fluidsynth, find_soundfont
 
+from .stats import Recent
+
 log = logging.getLogger("score_av.live.player")
 
 DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
@@ -142,8 +144,8 @@ class Player:
                                                    # not yet ended (the audio thread's)
         self.notes_played = {name: 0 for name in self.levels}  # note-ons played, per layer
         self._next_id = 1
-        self.jitter_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on: tick dispatched - tick scheduled (the latest)
-        self.off_grid_ms: deque[int] = deque(maxlen=HISTORY)  # per note-on struck off the grid: tick - grid tick
+        self.jitter_ms = Recent(HISTORY, np.int32)  # per note-on: tick dispatched - tick scheduled (the latest)
+        self.off_grid_ms = Recent(HISTORY, np.int32)  # per note-on struck off the grid: tick - grid tick
         self.off_grid = 0               # melody note-ons struck off the grid on purpose (all of them, not only the latest)
         self.underruns = 0
         self.underrun_ticks: deque[int] = deque(maxlen=1000)  # when they happened (audio ms), the latest

@@ -37,6 +37,36 @@ def spread(values) -> dict:
             "max": round(float(v.max()), 2)}
 
 
+class Recent:
+    """The latest `size` figures of one kind (a latency, a note's jitter), in an array whose memory is
+    taken whole at start. A deque of them grows by about 32 bytes a figure until it is full, hours
+    or days into a run, which a soak reads as a leak; this one stays the size it started at.
+    Appending is one store, safe beside readers on other threads (they see the figures in order,
+    oldest first, through iteration or np.asarray)."""
+
+    def __init__(self, size: int, dtype=np.float64):
+        self._values = np.ones(size, dtype)  # written now: its pages are resident from the start
+        self._count = 0
+
+    def append(self, value) -> None:
+        self._values[self._count % len(self._values)] = value
+        self._count += 1
+
+    def __len__(self) -> int:
+        return min(self._count, len(self._values))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        count, size = self._count, len(self._values)
+        values = self._values[:count].copy() if count <= size else np.roll(self._values, -(count % size))
+        return values if dtype is None else values.astype(dtype)
+
+    def __iter__(self):
+        return iter(np.asarray(self).tolist())
+
+    def __getitem__(self, i):
+        return np.asarray(self)[i].tolist()
+
+
 class LiveStats:
     """Samples CPU and memory, and writes the run's figures (from `figures()`, a callable) to `path`."""
 
