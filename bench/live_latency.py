@@ -16,6 +16,7 @@ run: the CPU share of only reading the same file in real time (decode and pace, 
 and one sixteenth note, the grid a note waits for.
 
     python bench/live_latency.py [--seconds 120] [--model vae] [--clip PATH] [--layers LIST] [--preset NAME]
+                                 [--audio-periods N] [--period-size FRAMES]
 """
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def main() -> int:
                     CLIP_HELP.format(default=f"{PERSON.name} then the demo clip at 640x480, 30 fps"))
     ap.add_argument("--layers", help="the band's layers, as `score-av live --layers` (default: the melody alone)")
     ap.add_argument("--preset", help="a band preset, as `score-av live --preset`")
+    ap.add_argument("--audio-periods", type=int, help="the audio buffer's periods, as `score-av live --audio-periods`")
+    ap.add_argument("--period-size", type=int, help="samples a period, as `score-av live --period-size`")
     args = ap.parse_args()
     from installations.live.config import read_config
     from installations.live.runner import LiveRun
@@ -90,7 +93,8 @@ def main() -> int:
     reference = read_only_cpu(clip, min(20.0, args.seconds))
     wav = CACHE / "live-latency.wav"
     config = read_config(None, dict(source=str(clip), model=args.model, audio_driver="file", wav=wav,
-                                    duration=args.seconds, osc_in="off", layers=args.layers, preset=args.preset))
+                                    duration=args.seconds, osc_in="off", layers=args.layers, preset=args.preset,
+                                    audio_periods=args.audio_periods, audio_period_size=args.period_size))
     figures = LiveRun(config).run(threading.Event())
     samples = figures.pop("samples")
     figures.pop("hourly", None)
@@ -100,7 +104,9 @@ def main() -> int:
     over = lambda ms: round(ms / sixteenth_ms, 2) if ms is not None else None
     print(json.dumps({
         "clip": f"{clip.name} ({shown}, looping)", "seconds": args.seconds, "layers_asked": args.layers,
-        "preset": args.preset, **figures,
+        "preset": args.preset, "audio_buffer": {"periods": config.audio_periods, "period_size": config.audio_period_size,
+                                                "ms": round(1000 * config.audio_periods * config.audio_period_size / 44100, 1)},
+        **figures,
         "reference": {"cpu_share_of_all_cores_reading_the_file_only": round(reference, 3),
                       "sixteenth_note_ms": sixteenth_ms},
         "cpu_live_over_reading_only": round(figures["cpu_share_of_all_cores"] / max(reference, 1e-9), 2),

@@ -102,8 +102,37 @@ def real_footage() -> list[Path]:
     return clips + [montage()] if PERSON in clips and ASL in clips else clips
 
 
+def from_person(name: str, *options: str, inputs: tuple[str, ...] = ()) -> Path:
+    """PERSON re-encoded with these ffmpeg output options (after any other `inputs`), made once into the cache."""
+    return cached(CACHE / name, lambda tmp: subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(PERSON), *inputs, *options, str(tmp)], check=True))
+
+
 def person_720p() -> Path:
     """The shared person-detection clip scaled to 1280x720 at 30 fps (H.264), the render benchmark's base."""
-    return cached(CACHE / "person-720p30.mp4", lambda tmp: subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(PERSON), "-vf", "scale=1280:720,fps=30", "-c:v", "libx264",
-         "-preset", "medium", "-crf", "23", "-pix_fmt", "yuv420p", "-an", "-f", "mp4", str(tmp)], check=True))
+    return from_person("person-720p30.mp4", "-vf", "scale=1280:720,fps=30", "-c:v", "libx264", "-preset", "medium",
+                       "-crf", "23", "-pix_fmt", "yuv420p", "-an", "-f", "mp4")
+
+
+def person_1080p() -> Path:
+    """The shared person-detection clip scaled up to 1920x1080 at 24 fps, H.264 with libx264's default B-frames:
+    full HD at the film rate, as a camera or an editor exports it."""
+    return from_person("person-1080p24.mp4", "-vf", "scale=1920:1080,fps=24", "-c:v", "libx264", "-preset", "medium",
+                       "-crf", "23", "-pix_fmt", "yuv420p", "-an", "-f", "mp4")
+
+
+def person_4k() -> Path:
+    """40 s of the shared person-detection clip scaled up to 3840x2160 at 30 fps, H.264 with 3 B-frames: a phone's
+    4K clip (the fast preset keeps its making to minutes on two cores)."""
+    return from_person("person-2160p30-40s.mp4", "-t", "40", "-vf", "scale=3840:2160,fps=30", "-c:v", "libx264",
+                       "-preset", "veryfast", "-bf", "3", "-crf", "23", "-pix_fmt", "yuv420p", "-an", "-f", "mp4")
+
+
+def person_avi() -> Path:
+    """The shared person-detection clip as an old AVI: letterboxed to 640x480 at 25 fps, MPEG-4 Part 2 tagged XVID,
+    with a 440 Hz tone as MP3 (PCM where this FFmpeg has no libmp3lame), as a camcorder or DivX rip left it."""
+    encoders = subprocess.run(["ffmpeg", "-v", "error", "-encoders"], check=True, capture_output=True, text=True).stdout
+    audio = ["-c:a", "libmp3lame", "-b:a", "128k"] if " libmp3lame " in encoders else ["-c:a", "pcm_s16le"]
+    return from_person("person-480p25-xvid.avi", "-vf", "scale=640:480:force_original_aspect_ratio=decrease,"
+                       "pad=640:480:-1:-1,setsar=1,fps=25", "-c:v", "mpeg4", "-vtag", "xvid", "-q:v", "5", *audio,
+                       "-shortest", "-f", "avi", inputs=("-f", "lavfi", "-i", "sine=frequency=440"))

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from installations.live import service, window
+from installations.live.player import PERIOD_SIZE, PERIODS
 from music_vae.representation import FIRST_PITCH_TOKEN, HOLD, MIN_PITCH, NOTE_OFF
 from score_av.models import MUSIC_MODEL
 
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG_KEYS = {"camera", "source", "wait_for_source", "model", "style", "bpm", "audio_driver", "wav", "midi_out",
                "osc", "osc_in", "fullscreen", "duration", "stats", "log", "soundfont", "program", "layers", "preset",
                "key", "key_follow_s", "gestures", "development", "seed", "volume", "status", "status_token", "status_show_frames",
-               "presence_hz"}
+               "presence_hz", "audio_periods", "audio_period_size"}
 
 
 def _frame(h: int = 270, w: int = 480) -> np.ndarray:
@@ -345,11 +346,11 @@ def test_example_config_parses_with_exactly_the_options():
     underscores), and it reads back as a valid config."""
     from dataclasses import fields
 
-    from installations.live.config import LiveConfig, _flatten_status, read_config
+    from installations.live.config import LiveConfig, _flatten_tables, read_config
     from score_av.cli import build_parser
 
     path = ROOT / "installations" / "live.example.toml"
-    config = _flatten_status(path, tomllib.loads(path.read_text(encoding="utf-8")))  # [status] address: status, ...
+    config = _flatten_tables(path, tomllib.loads(path.read_text(encoding="utf-8")))  # [status] address: status, ...
     assert set(config) == CONFIG_KEYS == {f.name for f in fields(LiveConfig)}
     live = build_parser()._subparsers._group_actions[0].choices["live"]
     options = {a.dest for a in live._actions} - {"help", "config"}
@@ -360,6 +361,7 @@ def test_example_config_parses_with_exactly_the_options():
     assert config["audio_driver"] in {"alsa", "pulseaudio", "jack", "coreaudio", "file"}
     assert 0 <= config["volume"] <= 1 and config["program"] == ""  # "": the preset's melody program, else piano
     assert read_config(path).band().layers == ("melody",)  # the melody alone, as before layers
+    assert (config["audio_periods"], config["audio_period_size"]) == (PERIODS, PERIOD_SIZE)  # [audio], the defaults
 
 
 def test_unit_file_is_a_notify_service_with_a_watchdog():

@@ -17,7 +17,7 @@ from score_av.key import KEY_FOLLOW_MIN_S, KEY_FOLLOW_S
 from score_av.models import MUSIC_MODEL
 
 from .osc import OscConfigError, parse_host_port
-from .player import DRIVERS
+from .player import DRIVERS, PERIOD_SIZE, PERIODS
 from .status import StatusAddressError, is_loopback, parse_address
 
 
@@ -37,6 +37,8 @@ class LiveConfig:
     style: str | None = None
     bpm: float = 120.0
     audio_driver: str = "alsa"
+    audio_periods: int = PERIODS     # the audio buffer: periods of audio_period_size samples ([audio] periods)
+    audio_period_size: int = PERIOD_SIZE  # ([audio] period_size); the file driver simulates the same buffer
     wav: Path | None = None          # where the file driver writes
     midi_out: str | None = None
     osc: str | None = None           # HOST:PORT to send to
@@ -66,6 +68,11 @@ class LiveConfig:
         runner before it starts anything (runner.check_startable)."""
         if self.audio_driver not in DRIVERS:
             raise LiveConfigError(f"audio_driver {self.audio_driver!r}: choose one of {', '.join(DRIVERS)}")
+        if not 2 <= self.audio_periods <= 64:
+            raise LiveConfigError(f"audio_periods {self.audio_periods}: FluidSynth takes 2 to 64 periods")
+        if not 64 <= self.audio_period_size <= 8192:
+            raise LiveConfigError(f"audio_period_size {self.audio_period_size}: FluidSynth takes 64 to 8192 "
+                                  "samples a period")
         if self.camera < 0:
             raise LiveConfigError(f"camera {self.camera}: a camera index is 0 or more (/dev/video0 is 0)")
         if not 20 <= self.bpm <= 300:
@@ -155,19 +162,24 @@ def _value(name: str, raw):
         raise LiveConfigError(f"{name} = {raw!r}: expected {expected}") from None
 
 
-STATUS_TABLE = {"address": "status", "token": "status_token", "show_frames": "status_show_frames"}
+TABLES = {  # a file's tables, each setting in it -> the setting's name
+    "status": {"address": "status", "token": "status_token", "show_frames": "status_show_frames"},
+    "audio": {"periods": "audio_periods", "period_size": "audio_period_size"},
+}
 
 
-def _flatten_status(path: Path, data: dict) -> dict:
-    """A `[status]` table (address, token, show_frames) as the settings status, status_token, status_show_frames."""
-    table = data.get("status")
-    if not isinstance(table, dict):
-        return data
-    unknown = sorted(set(table) - set(STATUS_TABLE))
-    if unknown:
-        raise LiveConfigError(f"{path}: unknown setting {', '.join('status.' + k for k in unknown)}; "
-                              f"known in [status]: {', '.join(STATUS_TABLE)}")
-    return {**{k: v for k, v in data.items() if k != "status"}, **{STATUS_TABLE[k]: v for k, v in table.items()}}
+def _flatten_tables(path: Path, data: dict) -> dict:
+    """The `[status]` and `[audio]` tables as settings of their own (status.token is status_token)."""
+    for name, names in TABLES.items():
+        table = data.get(name)
+        if not isinstance(table, dict):
+            continue
+        unknown = sorted(set(table) - set(names))
+        if unknown:
+            raise LiveConfigError(f"{path}: unknown setting {', '.join(name + '.' + k for k in unknown)}; "
+                                  f"known in [{name}]: {', '.join(names)}")
+        data = {**{k: v for k, v in data.items() if k != name}, **{names[k]: v for k, v in table.items()}}
+    return data
 
 
 def read_config(path: Path | None, overrides: dict | None = None) -> LiveConfig:
@@ -181,7 +193,7 @@ def read_config(path: Path | None, overrides: dict | None = None) -> LiveConfig:
             raise LiveConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise LiveConfigError(f"{path}: not valid TOML ({exc})") from None
-        data = _flatten_status(path, data)
+        data = _flatten_tables(path, data)
         unknown = sorted(set(data) - set(_TYPES))
         if unknown:
             raise LiveConfigError(f"{path}: unknown setting {', '.join(unknown)}; known: {', '.join(_TYPES)}")

@@ -8,11 +8,13 @@ decoded, and it can take back every note not yet played when the picture changes
 it has scheduled: everything still to come is removed, and what is kept is sent again. An event
 whose tick has passed by then is sent at once, and how late it plays is counted as its jitter.
 
-Audio goes out through FluidSynth's own driver (alsa, pulseaudio, jack, coreaudio). The `file`
-driver stands in for a sound card where there is none. A thread renders blocks paced by the wall
-clock, a fixed lead ahead as a device buffer would be, and writes what would be heard to a WAV. It
-counts an underrun whenever it falls behind and a real device would have run dry, and says so in
-the log (the first few, then every 100th).
+Audio goes out through FluidSynth's own driver (alsa, pulseaudio, jack, coreaudio), with a buffer
+of `periods` x `period_size` samples (`--audio-periods`, `--period-size`): what is rendered ahead of
+the loudspeaker, so the least time anything new takes to be heard. The `file` driver stands in for
+a sound card where there is none, with the same buffer: a thread renders a period at a time, paced
+by the wall clock and the buffer ahead of it, and writes what would be heard to a WAV. It counts an
+underrun whenever it falls behind and a real device would have run dry, and says so in the log (the
+first few, then every 100th).
 
 Each note is one timer event for a sequencer client of ours. At the note's tick the sequencer calls
 it, from inside the audio rendering, and it plays the note on the synth right there. It does
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -57,13 +60,30 @@ log = logging.getLogger("score_av.live.player")
 DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
 TICKS_PER_SECOND = 1000     # sequencer time unit: ms. FluidSynth's tick is a uint32: it wraps after 49.7 days,
                             # so an installation restarts within that (the unit file's RuntimeMaxSec)
-FILE_BLOCK = 256            # samples the file driver renders at a time (5.8 ms at 44.1 kHz)
-FILE_LEAD = 8               # blocks rendered ahead of the wall clock, as a device's buffer (46 ms: with 23 ms, a
-                            # loaded machine starved the Python rendering thread a few times a minute)
+PERIOD_SIZE = 256           # samples the audio is rendered in at a time, a period (5.8 ms at 44.1 kHz)
+PERIODS = 8                 # periods in the device's buffer: what is rendered ahead of the loudspeaker (46 ms)
 CHANNEL = CHANNELS["melody"]  # the melody's channel (each layer's: score_av.band.CHANNELS)
 ONE_VOICE = frozenset({CHANNELS["melody"], CHANNELS["bass"]})  # a note-on ends the note sounding on these
 DRUM_BANK = 128             # the General MIDI kit's bank on the drums' channel (as score_av/synth.py)
 HISTORY = 100_000           # figures kept per kind (the latest): weeks of notes must not fill the memory
+
+
+AUDIO_PRIORITY = 60          # SCHED_FIFO priority of an audio thread, as FluidSynth's own drivers ask (audio.realtime-prio)
+
+
+def realtime_priority(what: str) -> bool:
+    """Put the calling thread under the real-time scheduler (SCHED_FIFO), as FluidSynth does its own
+    audio threads: woken at its period, it runs before the engine's, the camera's and the people
+    counter's threads, whatever the load. On a busy two-core machine a thread at the normal
+    priority woke too late for a buffer under 46 ms to last. Needs the right (root, or LimitRTPRIO in
+    the systemd unit); without it, says so once and keeps the normal priority."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(AUDIO_PRIORITY))
+        return True
+    except (AttributeError, OSError) as exc:  # not Linux, or no right to it
+        log.info("%s keeps the normal priority (%s): give the service LimitRTPRIO for fewer underruns",
+                 what, exc.strerror if isinstance(exc, OSError) else "no real-time scheduler here")
+        return False
 
 
 @dataclass(frozen=True)
@@ -112,7 +132,8 @@ class Player:
 
     def __init__(self, soundfont=None, driver: str = "file", wav: Path | None = None, sample_rate: int = 44100,
                  program: int | None = None, gain: float = 0.5, clock: Callable[[], float] = time.monotonic,
-                 on_note: Callable[[NoteEvent, int], None] | None = None, band: Band | None = None):
+                 on_note: Callable[[NoteEvent, int], None] | None = None, band: Band | None = None,
+                 periods: int = PERIODS, period_size: int = PERIOD_SIZE):
         if driver not in DRIVERS:
             raise ValueError(f"unknown audio driver {driver!r}; choose one of {', '.join(DRIVERS)}")
         if driver == "file" and wav is None:
@@ -120,7 +141,10 @@ class Player:
         fluidsynth = _load_fluidsynth()
         self._fluid = _Fluid(fluidsynth)
         self.driver, self.sample_rate, self.clock, self.on_note = driver, sample_rate, clock, on_note
+        self.periods, self.period_size = int(periods), int(period_size)
         self.synth = fluidsynth.Synth(gain=float(gain), samplerate=float(sample_rate))
+        self.synth.setting("audio.periods", self.periods)  # a device driver's buffer; the file driver keeps the same
+        self.synth.setting("audio.period-size", self.period_size)
         font = find_soundfont(soundfont)
         sfid = self.synth.sfload(str(font))
         if sfid < 0:
@@ -168,18 +192,18 @@ class Player:
         if self.driver != "file":
             self.synth.start(driver=self.driver)
             if self.synth.audio_driver is not None:
-                self._started_at = self.clock() - self.tick() / TICKS_PER_SECOND + self._driver_latency()
+                self._started_at = self.clock() - self.tick() / TICKS_PER_SECOND + self.buffer_seconds
                 return
             log.warning("no sound: FluidSynth could not open the %s audio driver (is a sound system running? "
                         "try another --audio-driver); playing on silently, MIDI out and OSC still go out", self.driver)
-        self._started_at = self.clock() + FILE_LEAD * FILE_BLOCK / self.sample_rate
+        self._started_at = self.clock() + self.buffer_seconds
         self._thread = threading.Thread(target=self._file_driver, name="audio-file-driver", daemon=True)
         self._thread.start()
 
-    def _driver_latency(self) -> float:
-        period = self.synth.get_setting("audio.period-size") or 64
-        periods = self.synth.get_setting("audio.periods") or 16
-        return float(period) * float(periods) / self.sample_rate
+    @property
+    def buffer_seconds(self) -> float:
+        """How long a sound goes from the synth to the loudspeaker: the device's buffer, periods x period size."""
+        return self.periods * self.period_size / self.sample_rate
 
     def tick(self) -> int:
         """The audio clock: milliseconds of audio rendered so far (events before it have played)."""
@@ -336,13 +360,14 @@ class Player:
 
     def _file_driver(self) -> None:
         """Render a block whenever the device would need one; count the times it would have run dry."""
-        block_seconds = FILE_BLOCK / self.sample_rate
-        origin = self._started_at - FILE_LEAD * block_seconds
+        realtime_priority("the file driver's audio thread")
+        block_seconds = self.period_size / self.sample_rate
+        origin = self._started_at - self.buffer_seconds
         was_dry = False
         while not self._stop.is_set():
             due = origin + self._rendered / self.sample_rate  # when this block must be in the buffer
             now = self.clock()
-            dry = now - due > FILE_LEAD * block_seconds  # the buffer is empty: a device would glitch here
+            dry = now - due > self.buffer_seconds  # the buffer is empty: a device would glitch here
             if dry and not was_dry:  # one glitch, however many blocks it takes to catch up
                 self.underruns += 1
                 self.underrun_ticks.append(self.tick())
@@ -354,7 +379,7 @@ class Player:
             if now < due:
                 self._stop.wait(min(due - now, block_seconds))
                 continue
-            self.render(FILE_BLOCK)
+            self.render(self.period_size)
 
     def close(self) -> Path | None:
         """Stop the audio and free the synth; returns the WAV written by the file driver, if any."""

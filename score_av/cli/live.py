@@ -5,6 +5,8 @@ import argparse
 import time
 from pathlib import Path
 
+from installations.live.player import PERIOD_SIZE, PERIODS
+
 from ..band import LAYERS, preset_names
 from ..models import MUSIC_MODEL
 
@@ -53,6 +55,12 @@ def register(sub) -> None:
     p.add_argument("--bpm", type=float, help="tempo (default: 120)")
     p.add_argument("--audio-driver", choices=("alsa", "pulseaudio", "jack", "coreaudio", "file"),
                    help="FluidSynth's audio output; file writes what would be heard to --wav (default: alsa)")
+    p.add_argument("--audio-periods", type=int, metavar="N", dest="audio_periods",
+                   help=f"the audio buffer holds N periods (2 to 64; default: {PERIODS}): fewer answer the picture "
+                        "sooner, more survive a busier machine without a glitch")
+    p.add_argument("--period-size", type=int, metavar="FRAMES", dest="audio_period_size",
+                   help=f"samples a period (64 to 8192; default: {PERIOD_SIZE}); the buffer is N x FRAMES samples, "
+                        f"{PERIODS * PERIOD_SIZE / 44.1:.1f} ms by default at 44.1 kHz")
     p.add_argument("--wav", type=Path, help="the WAV the file driver writes (default: live.wav)")
     p.add_argument("--midi-out", metavar="NAME", help="also play the notes on this MIDI port (a virtual one if none matches)")
     p.add_argument("--osc", metavar="HOST:PORT", help="send codes, bars and notes over OSC")
