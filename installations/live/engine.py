@@ -21,7 +21,9 @@ conductor's parts play it in a key, in phrases, with themes and loudness. What d
   the one the bar plays, the bar is decoded again from the next sixteenth not yet rendered. The
   notes already played are the prefix, the new code carries the rest, and the next bar follows
   it. The first new step must be a note, so the picture's change is heard at that step.
-- **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding.
+- **expression answers at once.** Each frame's motion sets CC 11 on the notes already sounding,
+  on the capture thread as the frame comes (`add_frame`), not behind the engine's bar work: it is
+  heard one audio buffer later.
 - **a gesture answers within a beat.** The motion of the last half beat sets how busy the melody's figure
   is (score_av/gesture.py: calmer, as decided, eighths, sixteenths). Each bar is figured at the level
   when it is decided; when the level changes while a bar plays, the rest of the bar is figured again
@@ -154,6 +156,16 @@ class LiveCounters:
     gestures_answered: int = 0        # ... answered within the bar playing (its rest figured again)
     key_changes: int = 0              # the key followed the light
     bars_heard: deque = field(default_factory=lambda: deque(maxlen=BARS_KEPT))  # per bar once over: what the picture did, what played
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A frame as it came (`LiveScore._see`): what the engine's thread needs of it."""
+    t: float              # wall time it was captured
+    small: np.ndarray     # shrunk to the video model's size
+    motion: float         # against the frame before (0 in an empty room)
+    colour: np.ndarray
+    heard: float          # wall time at which the loudness it set is heard
 
 
 @dataclass
@@ -296,16 +308,32 @@ class LiveScore:
 
     # --- from other threads ------------------------------------------------------------------
     def add_frame(self, t: float, frame: np.ndarray) -> None:
-        """A frame captured at wall time t; the oldest waiting one is dropped when the engine is behind."""
+        """A frame captured at wall time t: its motion sets the loudness at once, on this thread (see
+        `_see`); the oldest frame waiting for the engine's thread is dropped when it is behind."""
         self.counters.frames_in += 1
+        seen = self._see(t, frame)
         try:
-            self._frames.put_nowait((t, frame))
+            self._frames.put_nowait(seen)
         except queue.Full:
             try:
                 self._frames.get_nowait()
             except queue.Empty:
                 pass
-            self._frames.put_nowait((t, frame))
+            self._frames.put_nowait(seen)
+
+    def _see(self, t: float, frame: np.ndarray) -> _Seen:
+        """Measure a frame as it comes (motion against the frame before, colour) and answer its motion
+        with the loudness (CC 11) at once: that needs nothing else, while the engine's thread may be
+        making a bar's layers for tens of milliseconds, and the answer is then one audio buffer away."""
+        size = self.video.image_size
+        small = frame if frame.shape[:2] == (size, size) else \
+            cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)  # the runner shrinks frames already
+        motion, colour = self._features.measure(small)
+        self._motion_scale = max(MOVING, self._motion_scale * MOTION_MEMORY, motion)
+        if self._people == 0:
+            motion = 0.0  # an empty room settles: its light and shadows are not gestures
+        self.player.expression(0.6 + 0.4 * min(1.0, motion / self._motion_scale))
+        return _Seen(t, small, motion, colour, self.player.heard_at(self.player.tick()))
 
     def camera_state(self, state: str, reason: str = "") -> None:
         (self._lost.set if state == "lost" else self._lost.clear)()
@@ -365,11 +393,9 @@ class LiveScore:
     def _round(self) -> None:
         wait = self._seconds_to_next_decision()
         try:
-            t, frame = self._frames.get(timeout=max(0.0, min(wait, 0.05)))
+            self._look_at(self._frames.get(timeout=max(0.0, min(wait, 0.05))))
         except queue.Empty:
-            t = frame = None
-        if frame is not None:
-            self._frame(t, frame)
+            pass
         if self._seconds_to_next_decision() <= 0:
             self._next_bar()
 
@@ -384,16 +410,12 @@ class LiveScore:
         return self.clock() - self._started > 2.0  # no camera at all: start the music drifting
 
     def _frame(self, t: float, frame: np.ndarray) -> None:
-        size = self.video.image_size
-        small = frame if frame.shape[:2] == (size, size) else \
-            cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)  # the runner shrinks frames already
-        motion, colour = self._features.measure(small)
-        self._motion_scale = max(MOVING, self._motion_scale * MOTION_MEMORY, motion)
-        if self._people == 0:
-            motion = 0.0  # an empty room settles: its light and shadows are not gestures
-        # loudness first: it needs only the motion, and the frame's code takes a few ms more
-        self.player.expression(0.6 + 0.4 * min(1.0, motion / self._motion_scale))
-        expression_heard = self.player.heard_at(self.player.tick())
+        """A frame seen and looked at on this thread (tests drive the engine frame by frame)."""
+        self._look_at(self._see(t, frame))
+
+    def _look_at(self, seen: _Seen) -> None:
+        """The engine's thread: the frame's code and look, the key's light, gestures, and changes of the picture."""
+        t, small, motion, colour, expression_heard = seen.t, seen.small, seen.motion, seen.colour, seen.heard
         if self._follower is not None:
             self._follower.observe(t, colour)
         self._gesture(t, motion)
