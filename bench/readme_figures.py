@@ -76,7 +76,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "style-classifier": (_self("style-classifier"), False),
     "music-speed": (_cmd("bench/music_vae_speed.py"), False),
     "variant-cost": (_cmd("bench/music_variant_cost.py"), False),
-    "render-speed": (_cmd("bench/render_speed.py", "--minutes", "5", "--repeats", "2"), False),
+    "render-speed": (_cmd("bench/render_speed.py", "--kinds", "720p", "1080p", "--minutes", "5", "--repeats", "3"), False),
     "render-memory": (_cmd("bench/render_memory.py"), False),
     "musae-cycle": (_score_av("train", "music", "--variant", "musae", "--config", "musae-cycle",
                               "--out", str(CYCLE_OUT), "--device", "cpu"), False),
@@ -88,7 +88,7 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "structure": (_cmd("bench/structure.py", "--and-without-development"), False),
     "render-options": (_cmd("bench/render_options.py"), False),
     "band": (_cmd("bench/band.py"), True),
-    "live-latency": (_cmd("bench/live_latency.py", "--seconds", "120"), True),
+    "live-latency": (_cmd("bench/live_latency.py", "--seconds", "600", "--preset", "folk"), True),
     "gestures": (_cmd("bench/gestures.py", "--seconds", "180"), False),
     "live-soak": (_cmd("bench/live_soak.py", "--minutes", "60", "--period", "180", "--outage", "10", "--preset", "folk"),
                   False),
@@ -530,11 +530,22 @@ def p_render_speed(fig: dict) -> str:
     command = fig["groups"]["render-speed"]["command"]
     options = " ".join(command.split()[2:])
     cpus = fig["groups"]["render-speed"]["machine"]["cpu_count"]
-    return (f"On this project's {cpus}-core machine\n"
-            f"    (`{options}`, a {s['video_seconds']:.0f} s clip): "
-            f"render / ffmpeg = {s['ratio_render_to_ffmpeg']:.2f} "
-            f"with start-up ({s['startup_s']:.1f} s of\n"
-            f"    imports and model loading) included, {s['ratio_without_startup']:.2f} without")
+    if "clips" not in s:  # one clip, as the bench printed before it timed several kinds
+        return (f"On this project's {cpus}-core machine\n"
+                f"    (`{options}`, a {s['video_seconds']:.0f} s clip): "
+                f"render / ffmpeg = {s['ratio_render_to_ffmpeg']:.2f} "
+                f"with start-up ({s['startup_s']:.1f} s of\n"
+                f"    imports and model loading) included, {s['ratio_without_startup']:.2f} without")
+    kinds = []
+    for c in s["clips"]:
+        default, alone = c["renders"]["default"], c["renders"].get("melody-alone")
+        melody = f", the melody alone {alone['ratio_render_to_ffmpeg']:.2f}" if alone else ""
+        kinds.append(f"{c['size']} {c['fps']:g} fps {c['codec'].upper()} ({c['video_seconds']:.0f} s, "
+                     f"FFmpeg {c['ffmpeg_decode_s']:.1f} s): {default['ratio_render_to_ffmpeg']:.2f} with start-up "
+                     f"({c['startup_s']:.1f} s) included, {default['ratio_without_startup']:.2f} without{melody}, "
+                     f"at most {default['render_peak_mb']:.0f} MB")
+    return (f"On this project's {cpus}-core machine (`{options}`), render / ffmpeg, the median of "
+            f"{s.get('repeats', 1)}:\n    " + ";\n    ".join(kinds))
 
 
 def p_render_memory(fig: dict) -> str:
@@ -751,6 +762,10 @@ def p_live_latency(fig: dict) -> str:
                         r["note_jitter_ms"])
     at_once = r["latency_ms_changes_answered_at_once"]
     pending = f", {r['changes_pending']} still waiting when the run stopped" if r["changes_pending"] else ""
+    band = f" the {r['preset']} band playing," if r.get("preset") else ""
+    b = r.get("audio_buffer")
+    buffer = (f",{band} through an audio buffer of {b['periods']} x {b['period_size']} samples ({b['ms']:g} ms)"
+              if b else "")
     return (f"{r['picture_changes']} changes of the picture, each counted: {r['picture_changes_answered']} answered "
             f"by a changed note, {r['changes_merged']} covered by\n    the answer to another, "
             f"{r['changes_withdrawn']} gone back before an answer was due{pending} ({r['changes_deferred']} of the "
@@ -765,7 +780,7 @@ def p_live_latency(fig: dict) -> str:
             f"{r['answers_off_the_grid']} of\n    them answers struck off the grid on purpose; {r['audio_underruns']} "
             f"underruns; the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
             f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over "
-            f"{r['seconds'] / 60:.0f} minutes")
+            f"{r['seconds'] / 60:.0f} minutes{buffer}")
 
 
 def p_gestures(fig: dict) -> str:

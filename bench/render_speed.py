@@ -148,6 +148,7 @@ def main() -> int:
         **readme,
         "clips": clips,
         "minutes": None if args.clip else minutes,
+        "repeats": args.repeats,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }, indent=2))
     return 0

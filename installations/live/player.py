@@ -60,8 +60,9 @@ log = logging.getLogger("score_av.live.player")
 DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
 TICKS_PER_SECOND = 1000     # sequencer time unit: ms. FluidSynth's tick is a uint32: it wraps after 49.7 days,
                             # so an installation restarts within that (the unit file's RuntimeMaxSec)
-PERIOD_SIZE = 256           # samples the audio is rendered in at a time, a period (5.8 ms at 44.1 kHz)
-PERIODS = 8                 # periods in the device's buffer: what is rendered ahead of the loudspeaker (46 ms)
+PERIOD_SIZE = 128           # samples the audio is rendered in at a time, a period (2.9 ms at 44.1 kHz)
+PERIODS = 4                 # periods in the device's buffer: what is rendered ahead of the loudspeaker (11.6 ms;
+                            # 46 ms before the audio thread ran real-time and the GIL changed hands every 0.5 ms)
 CHANNEL = CHANNELS["melody"]  # the melody's channel (each layer's: score_av.band.CHANNELS)
 ONE_VOICE = frozenset({CHANNELS["melody"], CHANNELS["bass"]})  # a note-on ends the note sounding on these
 DRUM_BANK = 128             # the General MIDI kit's bank on the drums' channel (as score_av/synth.py)
