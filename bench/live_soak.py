@@ -219,8 +219,9 @@ def main() -> int:
     samples = figures.pop("samples")
     figures.pop("hourly", None)
     back = [o["back_after"] for o in source.outages if o["back_after"] is not None]
-    print(json.dumps({
-        "minutes": round((time.monotonic() - started) / 60, 1), "ended_on_its_own": True, "preset": args.preset,
+    ran = time.monotonic() - started
+    print(json.dumps({  # a SIGTERM or Ctrl-C ends the run early, with its figures so far
+        "minutes": round(ran / 60, 1), "ended_on_its_own": ran >= args.minutes * 60 - 5, "preset": args.preset,
         "outages": source.outages,
         "recovery_after_source_back_s": {"n": len(back), "max": max(back) if back else None,
                                          "all_under_2s": all(b < 2.0 for b in back)},
