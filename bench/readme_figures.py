@@ -90,8 +90,8 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "band": (_cmd("bench/band.py"), True),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "600", "--preset", "folk"), True),
     "gestures": (_cmd("bench/gestures.py", "--seconds", "180"), False),
-    "live-soak": (_cmd("bench/live_soak.py", "--minutes", "60", "--period", "180", "--outage", "10", "--preset", "folk"),
-                  False),
+    "live-soak": (_cmd("bench/live_soak.py", "--minutes", "75", "--period", "180", "--outage", "10", "--preset", "folk",
+                       "--looks-every", "600"), False),
     "batch-speed": (_cmd("bench/batch_speed.py"), True),
 }
 
@@ -815,7 +815,8 @@ def p_live_soak(fig: dict) -> str:
             f"{cam['noticed_after_s']['max']:.2f} s and frames flowed again at most {back['max']:.2f} s after the "
             f"source was back; resident memory\n    {mem['rss_mb_first']:.0f} MB at the start, "
             f"{mem['rss_mb_last']:.0f} MB at the end, at most {mem['rss_mb_max']:.0f} MB, drifting "
-            f"{mem['slope_mb_per_hour_second_half']:+.0f} MB an hour over the second half")
+            f"{mem['slope_mb_per_hour_second_half']:+.1f} MB an hour over the second half; "
+            f"{r['audio_underruns']} audio underruns")
 
 
 def p_batch_speed(fig: dict) -> str:
