@@ -16,6 +16,7 @@ out over a second and closes everything.
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import socket
 import sys
@@ -237,7 +238,11 @@ class LiveRun:
             handle_signals(stop)
         until = self.clock() + self.config.duration if self.config.duration > 0 else None
         self._midi_programs()
-        self.player.start()
+        # Everything start-up made (torch, OpenCV, the models: about a million objects) leaves the
+        # cyclic collector's sight: a full collection walked them all while holding the GIL, long
+        # enough to starve the audio thread past its buffer. Frozen, it walks only what the run makes.
+        gc.collect()
+        gc.freeze()
         engine = threading.Thread(target=self.engine.run, args=(stop, until), name="live-engine", daemon=True)
         engine.start()
         self.window.open()
@@ -250,6 +255,9 @@ class LiveRun:
             except Exception as exc:
                 log.warning("OSC in is off: %s", exc)
                 self.osc_in = None
+        # the audio last: the threads above start up holding the GIL in turns (opening the source,
+        # the detector), which kept the audio thread from its first period past an 11.6 ms buffer
+        self.player.start()
         self.heartbeat.ready()
         log.info("live: %s, %s audio, %g bpm, %s", self.config.source or f"camera {self.config.camera}",
                  self.config.audio_driver, self.config.bpm, " + ".join(self.band.layers))
