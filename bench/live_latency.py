@@ -11,9 +11,10 @@ because it came within a beat of the last answer or before the next bar was deci
 another answer, withdrawn), the picture-to-note latency of every change answered (from the frame
 that showed it to the first changed note heard; median, p95 and max), the picture-to-expression
 latency, the jitter of every note against the tick it was scheduled for, the answers struck off
-the grid on purpose, underruns, and the CPU share of the two cores. The reference is in the same
+the grid on purpose, underruns, and the CPU share of the two cores. The references are in the same
 run: the CPU share of only reading the same file in real time (decode and pace, nothing else),
-and one sixteenth note, the grid a note waits for.
+one sixteenth note, the grid a note waits for, and the machine's own stalls (machine_stalls.py):
+how many underruns came as a process of its own also woke later than the audio buffer lasts.
 
     python bench/live_latency.py [--seconds 120] [--model vae] [--clip PATH] [--layers LIST] [--preset NAME]
                                  [--audio-periods N] [--period-size FRAMES]
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 from looped_clips import CACHE, CLIP_HELP, PERSON, clips_to_score
+from machine_stalls import MachineStalls
 from score_av.models import MUSIC_MODEL
 
 SIZE, FPS = (640, 480), 30
@@ -95,7 +97,12 @@ def main() -> int:
     config = read_config(None, dict(source=str(clip), model=args.model, audio_driver="file", wav=wav,
                                     duration=args.seconds, osc_in="off", layers=args.layers, preset=args.preset,
                                     audio_periods=args.audio_periods, audio_period_size=args.period_size))
-    figures = LiveRun(config).run(threading.Event())
+    run = LiveRun(config)
+    with MachineStalls() as stalls:
+        figures = run.run(threading.Event())
+    buffer_s = run.player.buffer_seconds  # an underrun's audio second, on the wall clock the probe keeps
+    machine = stalls.figures([run.player.heard_at(round(s * 1000)) - buffer_s for s in figures["audio_underruns_at_s"]],
+                             buffer_ms=1000 * buffer_s)
     samples = figures.pop("samples")
     figures.pop("hourly", None)
     sixteenth_ms = 240.0 / figures["bpm"] / 16 * 1000
@@ -107,6 +114,7 @@ def main() -> int:
         "preset": args.preset, "audio_buffer": {"periods": config.audio_periods, "period_size": config.audio_period_size,
                                                 "ms": round(1000 * config.audio_periods * config.audio_period_size / 44100, 1)},
         **figures,
+        "machine_stalls": machine,
         "reference": {"cpu_share_of_all_cores_reading_the_file_only": round(reference, 3),
                       "sixteenth_note_ms": sixteenth_ms},
         "cpu_live_over_reading_only": round(figures["cpu_share_of_all_cores"] / max(reference, 1e-9), 2),

@@ -766,6 +766,12 @@ def p_live_latency(fig: dict) -> str:
     b = r.get("audio_buffer")
     buffer = (f",{band} through an audio buffer of {b['periods']} x {b['period_size']} samples ({b['ms']:g} ms)"
               if b else "")
+    m, n = r.get("machine_stalls"), r["audio_underruns"]
+    underruns = f"{n} underrun{'s' if n != 1 else ''}"
+    if m:  # the reference: a process of its own stalled as long as the buffer (bench/machine_stalls.py)
+        underruns += (f" ({m['underruns_beside_such_a_stall']} of them as the machine itself stalled as long as the "
+                      f"buffer lasts, which it did {m['stalls_as_long_as_the_buffer']} times in the run, at most "
+                      f"{m['longest_ms'][0] if m['longest_ms'] else 0:.0f} ms: a process of its own woke that late)")
     return (f"{r['picture_changes']} changes of the picture, each counted: {r['picture_changes_answered']} answered "
             f"by a changed note, {r['changes_merged']} covered by\n    the answer to another, "
             f"{r['changes_withdrawn']} gone back before an answer was due{pending} ({r['changes_deferred']} of the "
@@ -777,8 +783,8 @@ def p_live_latency(fig: dict) -> str:
             f"{at_once['max']:.0f} ms; to the expression change heard: median "
             f"{cc['median']:.0f} ms, p95 {cc['p95']:.0f} ms;\n    jitter of all {jitter['n']} notes against the tick "
             f"each was scheduled for: p95 {jitter['p95']:.0f} ms, at most {jitter['max']:.0f} ms, "
-            f"{r['answers_off_the_grid']} of\n    them answers struck off the grid on purpose; {r['audio_underruns']} "
-            f"underruns; the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
+            f"{r['answers_off_the_grid']} of\n    them answers struck off the grid on purpose; {underruns}; "
+            f"the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
             f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over "
             f"{r['seconds'] / 60:.0f} minutes{buffer}")
 

@@ -50,7 +50,7 @@ def test_a_figure_edited_by_hand_is_caught():
 
 def test_figures_changed_without_the_readme_are_caught():
     changed = json.loads(json.dumps(FIGURES))
-    changed["groups"]["render-speed"]["figures"]["ratio_render_to_ffmpeg"] += 0.5
+    changed["groups"]["render-speed"]["figures"]["clips"][0]["renders"]["default"]["ratio_render_to_ffmpeg"] += 0.5
     assert rf.render_readme(README, changed) != README
 
 

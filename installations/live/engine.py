@@ -281,6 +281,8 @@ class LiveScore:
         self._anchor: tuple[int, np.ndarray] | None = None  # the bar the held look started with (index, tokens)
         self._phrase_start = 0                 # the first bar of the phrase playing (restarted after a cut)
         self._codes = CodeMemo(music)          # codes of the bars development reads (the engine's thread)
+        inpainter_for(music, settings.conducting)  # loaded now: loaded (and imported) at the first held look, on
+                                               # the engine's thread, it held the GIL past an audio buffer
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="live-develop") if prepare else None
         self._worker_codes = CodeMemo(music)   # the worker's own: a CodeMemo is not shared between threads
         self._prepared: tuple[_Development, Future] | None = None  # the next bar's development, under way

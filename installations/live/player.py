@@ -61,8 +61,9 @@ DRIVERS = ("alsa", "pulseaudio", "jack", "coreaudio", "file")
 TICKS_PER_SECOND = 1000     # sequencer time unit: ms. FluidSynth's tick is a uint32: it wraps after 49.7 days,
                             # so an installation restarts within that (the unit file's RuntimeMaxSec)
 PERIOD_SIZE = 128           # samples the audio is rendered in at a time, a period (2.9 ms at 44.1 kHz)
-PERIODS = 4                 # periods in the device's buffer: what is rendered ahead of the loudspeaker (11.6 ms;
-                            # 46 ms before the audio thread ran real-time and the GIL changed hands every 0.5 ms)
+PERIODS = 6                 # periods in the device's buffer: what is rendered ahead of the loudspeaker (17.4 ms;
+                            # 46 ms before the audio thread ran real-time and the GIL changed hands every 0.5 ms;
+                            # at 4, 11.6 ms, the live process's own GIL waits of 12-16 ms still ran it dry)
 CHANNEL = CHANNELS["melody"]  # the melody's channel (each layer's: score_av.band.CHANNELS)
 ONE_VOICE = frozenset({CHANNELS["melody"], CHANNELS["bass"]})  # a note-on ends the note sounding on these
 DRUM_BANK = 128             # the General MIDI kit's bank on the drums' channel (as score_av/synth.py)
@@ -197,9 +198,13 @@ class Player:
                 return
             log.warning("no sound: FluidSynth could not open the %s audio driver (is a sound system running? "
                         "try another --audio-driver); playing on silently, MIDI out and OSC still go out", self.driver)
-        self._started_at = self.clock() + self.buffer_seconds
-        self._thread = threading.Thread(target=self._file_driver, name="audio-file-driver", daemon=True)
+        # the audio clock starts when the thread runs, as a device's does when it opens, not when the
+        # thread was asked for: a start-up holding the GIL in between left its first period already late
+        running = threading.Event()
+        self._thread = threading.Thread(target=self._file_driver, args=(running,), name="audio-file-driver", daemon=True)
         self._thread.start()
+        if not running.wait(2.0):
+            self._started_at = self.clock() + self.buffer_seconds
 
     @property
     def buffer_seconds(self) -> float:
@@ -359,9 +364,12 @@ class Player:
             self._wav.write(audio)
         return audio
 
-    def _file_driver(self) -> None:
+    def _file_driver(self, running: threading.Event) -> None:
         """Render a block whenever the device would need one; count the times it would have run dry."""
         realtime_priority("the file driver's audio thread")
+        if self._started_at is None:
+            self._started_at = self.clock() + self.buffer_seconds
+        running.set()
         block_seconds = self.period_size / self.sample_rate
         origin = self._started_at - self.buffer_seconds
         was_dry = False

@@ -131,7 +131,7 @@ class LiveRun:
         torch.set_num_threads(1)  # the encoder and decoder are small; more threads only spin
         # The audio thread needs the GIL a few times a period (to be woken, to play each note): a thread
         # holding it gives it up only every switch interval, 5 ms by Python's default, which twice in a
-        # period empties an 11.6 ms buffer. At 0.5 ms, an audio buffer that small held on 2 busy cores.
+        # period empties a 17.4 ms buffer. At 0.5 ms, an audio buffer that small holds on 2 busy cores.
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.models = models or Models.load(config.model, "video", device="cpu")
         self.models.music.prior(config.style)  # an unknown style: one line, before anything is opened
@@ -256,7 +256,7 @@ class LiveRun:
                 log.warning("OSC in is off: %s", exc)
                 self.osc_in = None
         # the audio last: the threads above start up holding the GIL in turns (opening the source,
-        # the detector), which kept the audio thread from its first period past an 11.6 ms buffer
+        # the detector), which kept the audio thread from its first period past a 17.4 ms buffer
         self.player.start()
         self.heartbeat.ready()
         log.info("live: %s, %s audio, %g bpm, %s", self.config.source or f"camera {self.config.camera}",
