@@ -100,9 +100,7 @@ def main() -> int:
     run = LiveRun(config)
     with MachineStalls() as stalls:
         figures = run.run(threading.Event())
-    buffer_s = run.player.buffer_seconds  # an underrun's audio second, on the wall clock the probe keeps
-    machine = stalls.figures([run.player.heard_at(round(s * 1000)) - buffer_s for s in figures["audio_underruns_at_s"]],
-                             buffer_ms=1000 * buffer_s)
+    machine = stalls.beside(run.player, figures["audio_underruns_at_s"])
     samples = figures.pop("samples")
     figures.pop("hourly", None)
     sixteenth_ms = 240.0 / figures["bpm"] / 16 * 1000

@@ -34,6 +34,7 @@ import numpy as np
 
 from live_latency import bench_clip
 from looped_clips import CACHE, CLIP_HELP, PERSON, clips_to_score
+from machine_stalls import MachineStalls
 
 KINDS = ("unplugged", "frozen", "hung")
 
@@ -215,7 +216,9 @@ def main() -> int:
     run = LiveRun(config, source=source)
     looks = MemoryLooks(args.looks_every, args.trace_python) if args.looks_every > 0 else None
     started = time.monotonic()
-    figures = run.run(threading.Event())
+    with MachineStalls() as stalls:
+        figures = run.run(threading.Event())
+    machine = stalls.beside(run.player, figures["audio_underruns_at_s"])
     samples = figures.pop("samples")
     figures.pop("hourly", None)
     back = [o["back_after"] for o in source.outages if o["back_after"] is not None]
@@ -226,6 +229,7 @@ def main() -> int:
         "recovery_after_source_back_s": {"n": len(back), "max": max(back) if back else None,
                                          "all_under_2s": all(b < 2.0 for b in back)},
         **figures,
+        "machine_stalls": machine,
         "memory": memory_trend(samples),
         "rss_mb_over_time": [s["rss_mb"] for s in samples][::12],
         **({"memory_looks": looks.stop()} if looks else {})}, indent=1))

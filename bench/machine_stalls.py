@@ -8,7 +8,7 @@ prevent on this machine; one with no stall beside it is the live process's own.
 
     with MachineStalls() as stalls:
         ...                               # the live run
-    stalls.figures(underruns_at=[...], buffer_ms=17.4)
+    stalls.beside(run.player, figures["audio_underruns_at_s"])
 
 Run alone (`python bench/machine_stalls.py SECONDS`), it prints the stalls of an idle machine.
 """
@@ -55,6 +55,11 @@ class MachineStalls:
         self.realtime = "normal" not in lines
         numbers = [float(x) for x in lines if x != "normal"]
         self.stalls = list(zip(numbers[::2], numbers[1::2]))  # (monotonic time, ms late)
+
+    def beside(self, player, underruns_at_s: list[float]) -> dict:
+        """The figures beside a live run's underruns (its player, and the audio seconds they came at)."""
+        buffer_s = player.buffer_seconds  # an underrun's audio second, on the wall clock the probe keeps
+        return self.figures([player.heard_at(round(s * 1000)) - buffer_s for s in underruns_at_s], 1000 * buffer_s)
 
     def figures(self, underruns_at: list[float] = (), buffer_ms: float | None = None) -> dict:
         """The stalls counted (longest first), and how many underruns (monotonic times) came with

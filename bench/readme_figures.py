@@ -766,12 +766,7 @@ def p_live_latency(fig: dict) -> str:
     b = r.get("audio_buffer")
     buffer = (f",{band} through an audio buffer of {b['periods']} x {b['period_size']} samples ({b['ms']:g} ms)"
               if b else "")
-    m, n = r.get("machine_stalls"), r["audio_underruns"]
-    underruns = f"{n} underrun{'s' if n != 1 else ''}"
-    if m:  # the reference: a process of its own stalled as long as the buffer (bench/machine_stalls.py)
-        underruns += (f" ({m['underruns_beside_such_a_stall']} of them as the machine itself stalled as long as the "
-                      f"buffer lasts, which it did {m['stalls_as_long_as_the_buffer']} times in the run, at most "
-                      f"{m['longest_ms'][0] if m['longest_ms'] else 0:.0f} ms: a process of its own woke that late)")
+    underruns = underruns_of(r)
     return (f"{r['picture_changes']} changes of the picture, each counted: {r['picture_changes_answered']} answered "
             f"by a changed note, {r['changes_merged']} covered by\n    the answer to another, "
             f"{r['changes_withdrawn']} gone back before an answer was due{pending} ({r['changes_deferred']} of the "
@@ -787,6 +782,17 @@ def p_live_latency(fig: dict) -> str:
             f"the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
             f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over "
             f"{r['seconds'] / 60:.0f} minutes{buffer}")
+
+
+def underruns_of(r: dict) -> str:
+    """A live run's underruns, beside the machine's own stalls where the run measured them."""
+    m, n = r.get("machine_stalls"), r["audio_underruns"]
+    said = f"{n} audio underrun{'s' if n != 1 else ''}"
+    if m:  # the reference: a process of its own stalled as long as the buffer (bench/machine_stalls.py)
+        said += (f" ({m['underruns_beside_such_a_stall']} of them as the machine itself stalled as long as the "
+                 f"buffer lasts, which it did {m['stalls_as_long_as_the_buffer']} times in the run, at most "
+                 f"{m['longest_ms'][0] if m['longest_ms'] else 0:.0f} ms: a process of its own woke that late)")
+    return said
 
 
 def p_gestures(fig: dict) -> str:
@@ -822,7 +828,7 @@ def p_live_soak(fig: dict) -> str:
             f"source was back; resident memory\n    {mem['rss_mb_first']:.0f} MB at the start, "
             f"{mem['rss_mb_last']:.0f} MB at the end, at most {mem['rss_mb_max']:.0f} MB, drifting "
             f"{mem['slope_mb_per_hour_second_half']:+.1f} MB an hour over the second half; "
-            f"{r['audio_underruns']} audio underruns")
+            f"{underruns_of(r)}")
 
 
 def p_batch_speed(fig: dict) -> str:
