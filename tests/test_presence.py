@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 
+from score_av import presence
 from score_av.presence import PeopleCounter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +84,29 @@ def test_one_two_and_no_visitors_are_counted(frames):
         assert people.count == expected, (visitors, people)
         if expected == 2:
             assert people.centre_x is not None and 0.3 < people.centre_x < 0.7
+
+
+class CountingHog:
+    """The counter's HOG detector, counting the times it is asked to look."""
+
+    def __init__(self, hog):
+        self.hog, self.calls = hog, 0
+
+    def detectMultiScale(self, *args, **kwargs):
+        self.calls += 1
+        return self.hog.detectMultiScale(*args, **kwargs)
+
+
+def test_hog_is_skipped_where_no_body_can_count_and_the_counts_stay_the_same(frames, monkeypatch):
+    """Too few pixels differing from the room for any body's box: the detector does not look (most of
+    a gallery's empty hours), and every count is what it is when the detector always looks."""
+    gated = PeopleCounter()
+    gated.hog = hog = CountingHog(gated.hog)
+    counts = [gated.count(frames[s]).count for s in range(SECONDS)]
+    monkeypatch.setattr(presence, "BODY_MIN_PIXELS", 0)
+    always = PeopleCounter()
+    assert [always.count(frames[s]).count for s in range(SECONDS)] == counts
+    assert hog.calls < SECONDS - 1, "the empty room's seconds are looked at by the detector"
 
 
 def test_a_frame_that_is_not_rgb_is_a_clear_error():
