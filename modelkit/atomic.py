@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 
 def unwritable(path: Path) -> str | None:
@@ -37,6 +36,8 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_torch_save(obj, path: Path) -> None:
+    import torch  # here: the module's other writers are used where torch is not loaded
+
     _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 

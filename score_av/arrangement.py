@@ -22,11 +22,11 @@ a track named after it on its own channel (band.CHANNELS), its level as the chan
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import mido
 import numpy as np
 
-from music_vae.bass import Bass, chords_of_spans
 from music_vae.harmony import ChordSpan, harmonize, load_prior, read_key, voice
 from music_vae.midi_io import notes_to_midi
 from music_vae.representation import STEPS_PER_BAR, Note, tokens_to_notes
@@ -34,6 +34,9 @@ from music_vae.representation import STEPS_PER_BAR, Note, tokens_to_notes
 from .band import CHANNELS, Band
 from .errors import ScoreAVError
 from .drums import drum_notes, drum_track
+
+if TYPE_CHECKING:
+    from music_vae.bass import Bass
 
 HARMONY_VELOCITY = 60     # the comping sits under the tune
 BASS_VELOCITY = 80        # the bass's loudness where the melody's is not given (music arrange)
@@ -91,13 +94,17 @@ def bass_steering(motion: np.ndarray | None, brightness: np.ndarray | None,
 
 @lru_cache(maxsize=2)
 def bass_model(name: str = "bass") -> Bass:
-    """The shipped bass model, loaded once a process."""
+    """The shipped bass model, loaded once a process (torch with it: not before a bass is asked for)."""
+    from music_vae.bass import Bass
+
     return Bass(name, device="cpu")
 
 
 def bass_notes(bars: np.ndarray, spans: list[ChordSpan], z: np.ndarray, velocities: np.ndarray | None = None) -> list[Note]:
     """The bass under the melody's bars (n, 16) and their chords, steered bar by bar by z (n, 2); each bar
     as loud as the melody's (`velocities`, which follow motion), BASS_VELOCITY without them."""
+    from music_vae.bass import chords_of_spans
+
     bass = bass_model().play(np.asarray(bars, np.int64), chords_of_spans(spans, len(bars)), z)
     loud = (lambda bar: int(velocities[min(bar, len(velocities) - 1)])) if velocities is not None and len(velocities) \
         else (lambda bar: BASS_VELOCITY)

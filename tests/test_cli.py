@@ -153,3 +153,12 @@ def test_train_music_writes_the_command_that_reproduces_it_into_the_card(capsys,
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["reproduce"] == f"score-av train music --config tiny --data {midi_folder} --steps 4 --out {out}"
     assert card["training"]["steps"] == 4 and card["data"]["sources"] == [str(midi_folder)]
+
+
+def test_the_command_line_parses_without_loading_torch():
+    """`score-av --help`, and every command up to its work, stands on the standard library, numpy and
+    the small modules: torch (over a second to import) loads when a model does, so a render's first
+    frames need not wait for it."""
+    code = ("import sys; from score_av.cli import build_parser; build_parser(); "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "torch is imported to parse the arguments"
