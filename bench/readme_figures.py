@@ -767,6 +767,9 @@ def p_live_latency(fig: dict) -> str:
     buffer = (f",{band} through an audio buffer of {b['periods']} x {b['period_size']} samples ({b['ms']:g} ms)"
               if b else "")
     underruns = underruns_of(r)
+    threads = r.get("cpu_by_thread")
+    split = (" (by thread, " + ", ".join(f"`{name}` {share:.0%}" for name, share in list(threads.items())[:4]) + ")"
+             if threads else "")
     return (f"{r['picture_changes']} changes of the picture, each counted: {r['picture_changes_answered']} answered "
             f"by a changed note, {r['changes_merged']} covered by\n    the answer to another, "
             f"{r['changes_withdrawn']} gone back before an answer was due{pending} ({r['changes_deferred']} of the "
@@ -779,7 +782,7 @@ def p_live_latency(fig: dict) -> str:
             f"{cc['median']:.0f} ms, p95 {cc['p95']:.0f} ms;\n    jitter of all {jitter['n']} notes against the tick "
             f"each was scheduled for: p95 {jitter['p95']:.0f} ms, at most {jitter['max']:.0f} ms, "
             f"{r['answers_off_the_grid']} of\n    them answers struck off the grid on purpose; {underruns}; "
-            f"the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
+            f"the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores{split} (reading the "
             f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over "
             f"{r['seconds'] / 60:.0f} minutes{buffer}")
 

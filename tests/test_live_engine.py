@@ -476,6 +476,42 @@ def test_stats_sample_cpu_and_memory_and_keep_the_file_up_to_date(tmp_path):
     assert written["rss_mb_second_half_mean"] == round(float(rss[6:].mean()), 1)
 
 
+def test_stats_say_which_thread_the_cpu_went_to(tmp_path):
+    """The run's CPU by thread (the people counter, the engine...): a thread that works 0.4 s shows
+    under its name without its path or number, the main thread's own 0.1 s under MainThread."""
+    import threading
+    import time
+
+    import psutil
+
+    from installations.live.stats import LiveStats
+
+    def work(seconds):
+        start = time.thread_time()
+        while time.thread_time() - start < seconds:
+            pass
+
+    worked, done = threading.Event(), threading.Event()
+
+    def capture():  # works, then stays alive until counted (a thread that ended is no longer listed)
+        work(0.4)
+        worked.set()
+        done.wait(10)
+
+    now = [0.0]
+    stats = LiveStats(None, dict, clock=lambda: now[0])
+    worker = threading.Thread(target=capture, name="capture /some/clip.mp4")
+    worker.start()
+    work(0.1)
+    worked.wait(10)
+    shares = stats.cpu_by_thread(wall=1.0)
+    done.set()
+    worker.join()
+    cores = psutil.cpu_count()
+    assert abs(shares["capture"] * cores - 0.4) <= 0.05, shares
+    assert abs(shares["MainThread"] * cores - 0.1) <= 0.05, shares
+
+
 def test_a_runs_figures_keep_the_latest_in_order_in_memory_taken_at_start():
     """A week of note jitters must not grow the process: the history takes its memory when made
     (numpy's allocations are traced), and appending far more figures than it keeps neither grows it

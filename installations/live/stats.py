@@ -13,6 +13,8 @@ machine's cores (0.5 = half of them), sampled with psutil. The file is rewritten
 from __future__ import annotations
 
 import os
+import re
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -77,6 +79,7 @@ class LiveStats:
         self.cores = psutil.cpu_count() or 1
         self.started = clock()
         self._cpu0 = self._cpu_seconds()
+        self._threads0 = self._thread_seconds()  # start-up's own (the main thread loaded the models)
         self._last_sample = (self.started, self._cpu0)
         self._last_write = self.started
         self.samples: deque[dict] = deque(maxlen=RECENT)
@@ -85,6 +88,21 @@ class LiveStats:
     def _cpu_seconds(self) -> float:
         t = self.process.cpu_times()
         return t.user + t.system
+
+    def _thread_seconds(self) -> dict[int, float]:
+        """CPU seconds of each of the process's threads so far, by native thread id."""
+        return {t.id: t.user_time + t.system_time for t in self.process.threads()}
+
+    def cpu_by_thread(self, wall: float) -> dict[str, float]:
+        """Where the CPU went since the start, as a share of all cores, by thread: the engine, the
+        people counter, the capture, the audio... (a name's path and number left out); threads not
+        made by Python (FluidSynth's, FFmpeg's, torch's own) together as `native`."""
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        shares: dict[str, float] = {}
+        for tid, seconds in self._thread_seconds().items():
+            name = re.sub(r"[_-]\d+$", "", names.get(tid, "native").split(" ")[0])
+            shares[name] = shares.get(name, 0.0) + seconds - self._threads0.get(tid, 0.0)
+        return {name: round(v / wall / self.cores, 3) for name, v in sorted(shares.items(), key=lambda kv: -kv[1])}
 
     def poll(self) -> None:
         """Take a sample and rewrite the file when due; cheap to call often."""
@@ -118,6 +136,7 @@ class LiveStats:
         half = len(rss) // 2
         return {"wall_seconds": round(wall, 1), "cores": self.cores,
                 "cpu_share_of_all_cores": round((self._cpu_seconds() - self._cpu0) / wall / self.cores, 3),
+                "cpu_by_thread": self.cpu_by_thread(wall),
                 "rss_mb_now": round(self.process.memory_info().rss / 2 ** 20, 1),
                 # memory flat: the mean of the second half of the samples against the first half's
                 "rss_mb_first_half_mean": round(float(np.mean(rss[:half])), 1) if half else None,
