@@ -768,7 +768,7 @@ def p_live_latency(fig: dict) -> str:
               if b else "")
     underruns = underruns_of(r)
     threads = r.get("cpu_by_thread")
-    split = (" (by thread, " + ", ".join(f"`{name}` {share:.0%}" for name, share in list(threads.items())[:4]) + ")"
+    split = ("; by thread: " + ", ".join(f"`{name}` {share:.0%}" for name, share in list(threads.items())[:4])
              if threads else "")
     return (f"{r['picture_changes']} changes of the picture, each counted: {r['picture_changes_answered']} answered "
             f"by a changed note, {r['changes_merged']} covered by\n    the answer to another, "
@@ -782,8 +782,8 @@ def p_live_latency(fig: dict) -> str:
             f"{cc['median']:.0f} ms, p95 {cc['p95']:.0f} ms;\n    jitter of all {jitter['n']} notes against the tick "
             f"each was scheduled for: p95 {jitter['p95']:.0f} ms, at most {jitter['max']:.0f} ms, "
             f"{r['answers_off_the_grid']} of\n    them answers struck off the grid on purpose; {underruns}; "
-            f"the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores{split} (reading the "
-            f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}), over "
+            f"the whole process took {r['cpu_share_of_all_cores']:.0%} of the two\n    cores (reading the "
+            f"file alone: {r['reference']['cpu_share_of_all_cores_reading_the_file_only']:.1%}{split}), over "
             f"{r['seconds'] / 60:.0f} minutes{buffer}")
 
 
@@ -791,11 +791,17 @@ def underruns_of(r: dict) -> str:
     """A live run's underruns, beside the machine's own stalls where the run measured them."""
     m, n = r.get("machine_stalls"), r["audio_underruns"]
     said = f"{n} audio underrun{'s' if n != 1 else ''}"
-    if m:  # the reference: a process of its own stalled as long as the buffer (bench/machine_stalls.py)
-        said += (f" ({m['underruns_beside_such_a_stall']} of them as the machine itself stalled as long as the "
-                 f"buffer lasts, which it did {m['stalls_as_long_as_the_buffer']} times in the run, at most "
-                 f"{m['longest_ms'][0] if m['longest_ms'] else 0:.0f} ms: a process of its own woke that late)")
-    return said
+    if not m:
+        return said
+    # the reference: a process of its own woke as late as the buffer lasts (bench/machine_stalls.py)
+    longest = f"{m['longest_ms'][0] if m['longest_ms'] else 0:.0f} ms"
+    stalls = m["stalls_as_long_as_the_buffer"]
+    if n:
+        return (f"{said} ({m['underruns_beside_such_a_stall']} of them as the machine itself stalled as long as "
+                f"the buffer lasts, which it did {stalls} time{'s' if stalls != 1 else ''} in the run, at most "
+                f"{longest}: a process of its own woke that late)")
+    return (f"{said} (the machine itself stalled as long as the buffer lasts {stalls} time{'s' if stalls != 1 else ''}"
+            f" in the run, at most {longest}: a process of its own woke that late)")
 
 
 def p_gestures(fig: dict) -> str:
@@ -831,7 +837,20 @@ def p_live_soak(fig: dict) -> str:
             f"source was back; resident memory\n    {mem['rss_mb_first']:.0f} MB at the start, "
             f"{mem['rss_mb_last']:.0f} MB at the end, at most {mem['rss_mb_max']:.0f} MB, drifting "
             f"{mem['slope_mb_per_hour_second_half']:+.1f} MB an hour over the second half; "
-            f"{underruns_of(r)}")
+            f"{underruns_of(r)}{memory_looks_of(r)}")
+
+
+def memory_looks_of(r: dict) -> str:
+    """What the soak's looks at memory saw (`--looks-every`): the libraries' pages and glibc's heaps."""
+    looks = [look for look in r.get("memory_looks", []) if "malloc_mb" in look]
+    if len(looks) < 2:
+        return ""
+    every = (looks[1]["t_s"] - looks[0]["t_s"]) / 60
+    pages = [look["file_mb"] for look in looks]
+    heaps = [look["malloc_mb"]["heaps"] for look in looks]
+    span = lambda xs: f"{min(xs):.0f} MB" if round(min(xs)) == round(max(xs)) else f"{min(xs):.0f}-{max(xs):.0f} MB"
+    return (f". Memory looked at every {every:g} minutes: the pages of the libraries stayed at {span(pages)} "
+            f"and glibc's heaps at {span(heaps)}")
 
 
 def p_batch_speed(fig: dict) -> str:

@@ -41,9 +41,9 @@ from looped_clips import PERSON, clips_to_score, looped, person_1080p, person_4k
 
 KINDS = {"720p": person_720p, "1080p": person_1080p, "4k": person_4k, "avi": person_avi}
 CONFIGS = {"default": {}, "melody-alone": {"preset": "none"}}  # RenderOptions besides device='cpu'
-STARTUP = ("import time; t = time.time(); "
+STARTUP = ("import time; t = time.time(); "  # what a default render does before its first frame
            "from score_av.render import render_clip; from score_av.models import Models; "
-           "import av, fluidsynth; Models.load('vae', 'video', 'cpu'); print(time.time() - t)")
+           "import av, fluidsynth; Models.load(device='cpu'); print(time.time() - t)")
 RENDER = ("import json, sys; from score_av.render import RenderOptions, render_clip; "
           "render_clip(sys.argv[1], sys.argv[2], RenderOptions(device='cpu', **json.loads(sys.argv[3])))")
 

@@ -80,6 +80,7 @@ class LiveStats:
         self.started = clock()
         self._cpu0 = self._cpu_seconds()
         self._threads0 = self._thread_seconds()  # start-up's own (the main thread loaded the models)
+        self._threads_seen: dict[int, tuple[str, float]] = {}  # native id -> (name, CPU seconds when last seen)
         self._last_sample = (self.started, self._cpu0)
         self._last_write = self.started
         self.samples: deque[dict] = deque(maxlen=RECENT)
@@ -93,14 +94,25 @@ class LiveStats:
         """CPU seconds of each of the process's threads so far, by native thread id."""
         return {t.id: t.user_time + t.system_time for t in self.process.threads()}
 
+    def _note_threads(self) -> None:
+        """Note each live thread's name and CPU seconds: a thread that has ended is no longer
+        listed, and a run's threads end before its summary is taken."""
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for tid, seconds in self._thread_seconds().items():
+            if tid in names:
+                name = re.sub(r"[_-]\d+$", "", names[tid].split(" ")[0])
+            else:  # not Python's, or Python's and ending (joined, but still listed by the system)
+                name = self._threads_seen.get(tid, ("native",))[0]
+            self._threads_seen[tid] = (name, seconds)
+
     def cpu_by_thread(self, wall: float) -> dict[str, float]:
         """Where the CPU went since the start, as a share of all cores, by thread: the engine, the
         people counter, the capture, the audio... (a name's path and number left out); threads not
-        made by Python (FluidSynth's, FFmpeg's, torch's own) together as `native`."""
-        names = {t.native_id: t.name for t in threading.enumerate()}
+        made by Python (FluidSynth's, FFmpeg's, torch's own) together as `native`. A thread that
+        ended counts as it was at the last sample (SAMPLE_EVERY) it was alive for."""
+        self._note_threads()
         shares: dict[str, float] = {}
-        for tid, seconds in self._thread_seconds().items():
-            name = re.sub(r"[_-]\d+$", "", names.get(tid, "native").split(" ")[0])
+        for tid, (name, seconds) in self._threads_seen.items():
             shares[name] = shares.get(name, 0.0) + seconds - self._threads0.get(tid, 0.0)
         return {name: round(v / wall / self.cores, 3) for name, v in sorted(shares.items(), key=lambda kv: -kv[1])}
 
@@ -116,6 +128,7 @@ class LiveStats:
                 self.hourly.append(sample)
             self.samples.append(sample)
             self._last_sample = (now, cpu)
+            self._note_threads()
         if self.path is not None and now - self._last_write >= self.every:
             self.write()
 
