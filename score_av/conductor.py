@@ -263,7 +263,8 @@ class CodeMemo:
         new = [k for k in dict.fromkeys(keys) if k not in self.codes]
         if new:
             if len(self.codes) + len(new) > self.size:
-                self.codes.clear()
+                self.codes.clear()   # the bars asked for that were held go with the rest: encode them all
+                new = list(dict.fromkeys(keys))
             fresh = self.music.encode(np.stack([np.frombuffer(k, np.int64) for k in new]))
             self.codes.update(zip(new, fresh))
         return np.stack([self.codes[k] for k in keys]) if keys else np.zeros((0, self.music.latent_dim), np.float32)

@@ -11,7 +11,7 @@ import pytest
 from music_vae.musicality import figures, onsets, recall
 from music_vae.representation import FIRST_PITCH_TOKEN, MIN_PITCH
 from score_av.clips import write_clip
-from score_av.conductor import CUT, REGISTER, VELOCITY, Conducting, cadence, conduct, keep_steps, place_octave
+from score_av.conductor import CUT, REGISTER, VELOCITY, CodeMemo, Conducting, cadence, conduct, keep_steps, place_octave
 from score_av.errors import ScoreAVError
 from score_av.key import Key, key_from_colour
 from score_av.models import MUSIC_MODEL
@@ -95,6 +95,17 @@ def test_a_near_look_varies_the_bar_before_and_a_cut_starts_afresh(models):
     assert np.array_equal(bars[0], whole.bars[0]) and not np.array_equal(bars[1], whole.bars[1])
     _, pitch = onsets(bars)
     assert Key.parse("G").contains(pitch).mean() >= 0.95
+
+
+def test_a_full_memo_still_gives_every_bar_asked_for_its_own_code(models):
+    """A live run of an hour met this: the memo filled, was emptied for the new bars, and lost the
+    ones asked for beside them that it had held."""
+    music = models.music
+    a, b, c = (np.full(16, token(60 + i), np.int64) for i in range(3))
+    memo = CodeMemo(music, size=2)
+    memo(np.stack([a, b]))
+    codes = memo(np.stack([a, c]))
+    assert np.allclose(codes, music.encode(np.stack([a, c])), atol=1e-4)
 
 
 def test_phrases_end_on_the_tonic_and_bars_start_near_the_last_note():
