@@ -1,7 +1,7 @@
 """Are people seen? `score_av.presence.PeopleCounter` against a truth labelled by hand. One JSON.
 
 Plays the shared person-detection clip (people walk one at a time into a still room, stand at a
-table and leave) through the counter three times a second, as the live engine runs it, and
+table and leave) through the counter PRESENCE_HZ times a second, as the live engine runs it, and
 compares "someone there" with bench/presence_truth.json (each whole second labelled by hand from
 its first frame; the file says how). Prints the balanced accuracy (the mean of the share of
 seconds with someone that are found and of the empty ones that are left empty: always saying yes
@@ -23,7 +23,7 @@ import numpy as np
 from looped_clips import PERSON, clips_to_score
 
 TRUTH = Path(__file__).with_name("presence_truth.json")
-EVERY = 3  # frames of the 10 fps clip between two counts: about three a second
+CLIP_FPS = 10  # the labelled clip's frame rate
 
 
 def truth_per_second() -> np.ndarray:
@@ -44,7 +44,7 @@ def figures(found: np.ndarray, truth: np.ndarray) -> dict:
 def main() -> int:
     import av
 
-    from score_av.presence import PeopleCounter
+    from score_av.presence import PRESENCE_HZ, PeopleCounter
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", type=Path, help=f"the labelled clip (default: ../shared/clips/{PERSON.name})")
@@ -52,10 +52,11 @@ def main() -> int:
     clip = clips_to_score("bench/presence.py", [args.clip] if args.clip else None, [PERSON])[0]
     truth = truth_per_second()
     counter = PeopleCounter()
+    every = max(1, round(CLIP_FPS / PRESENCE_HZ))  # frames between two counts
     counts, spent = {}, []
     with av.open(str(clip)) as container:
         for i, frame in enumerate(container.decode(video=0)):
-            if i % EVERY:
+            if i % every:
                 continue
             t = float(frame.pts * frame.time_base)
             rgb = frame.to_ndarray(format="rgb24")
@@ -66,7 +67,7 @@ def main() -> int:
             if second < len(truth) and second not in counts:  # the first count in each second
                 counts[second] = people.count
     found = np.array([counts.get(s, 0) for s in range(len(truth))])
-    out = {"clip": clip.name, "truth": json.loads(TRUTH.read_text())["how"], "counts_per_second": EVERY,
+    out = {"clip": clip.name, "truth": json.loads(TRUTH.read_text())["how"], "counts_per_second": CLIP_FPS / every,
            **figures(found, truth),
            "mean_count_where_someone_is_there": round(float(found[truth == 1].mean()), 2),
            "ms_per_frame": {"median": round(1000 * float(np.median(spent)), 1),

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from installations.live.config import LiveConfigError, read_config
+from score_av.presence import PRESENCE_HZ
 from installations.live.engine import LiveScore, LiveSettings
 from installations.live.presence import Presence
 from installations.live.runner import LiveRun
@@ -165,7 +166,7 @@ def test_an_opencv_without_hog_is_said_once_and_plays_on(tmp_path, models, monke
 
 
 def test_presence_hz_is_checked():
-    assert read_config(None).presence_hz == 3 and read_config(None, {"presence_hz": 0}).presence_hz == 0
+    assert read_config(None).presence_hz == PRESENCE_HZ == 2 and read_config(None, {"presence_hz": 0}).presence_hz == 0
     for bad in (-1, 11, float("nan")):
         with pytest.raises(LiveConfigError, match="presence_hz"):
             read_config(None, {"presence_hz": bad})

@@ -52,7 +52,7 @@ def test_a_bar_counts_the_most_people_seen_in_it():
     times = np.arange(0, 5.0, step)  # counts stop at 5 s: the last bar takes the count on screen then
     counts = np.zeros(len(times), int)
     counts[(times >= 2.5) & (times < 3.0)] = 2  # a moment in bar 1
-    counts[times >= 4.6] = 1
+    counts[times >= 4.4] = 1  # the last count or two before they stop
     room = BarPeople.of(timeline, Counts(times, counts))
     assert room.people.tolist() == [0, 2, 1, 1]
     assert np.flatnonzero(room.entrances).tolist() == [1]

@@ -15,6 +15,7 @@ from score_av.band import Band, band_for, parse_layers
 from score_av.errors import ScoreAVError
 from score_av.key import KEY_FOLLOW_MIN_S, KEY_FOLLOW_S
 from score_av.models import MUSIC_MODEL
+from score_av.presence import PRESENCE_HZ
 
 from .osc import OscConfigError, parse_host_port
 from .player import DRIVERS, PERIOD_SIZE, PERIODS
@@ -60,7 +61,7 @@ class LiveConfig:
     status: str | None = None        # HOST:PORT of the status page ([status] address); None: no page
     status_token: str | None = None  # the token the page needs when bound beyond 127.0.0.1 ([status] token)
     status_show_frames: bool = False  # the page shows a small recent frame ([status] show_frames): visitors are filmed
-    presence_hz: float = 3.0         # people counted this many times a second (installations/live/presence.py); 0: off
+    presence_hz: float = PRESENCE_HZ        # people counted this many times a second (installations/live/presence.py); 0: off
 
     def checked(self) -> "LiveConfig":
         """The values, each checked on its own (one LiveConfigError line naming the setting); what

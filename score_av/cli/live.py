@@ -9,6 +9,7 @@ from installations.live.player import PERIOD_SIZE, PERIODS
 
 from ..band import LAYERS, preset_names
 from ..models import MUSIC_MODEL
+from ..presence import PRESENCE_HZ
 
 EXAMPLES = """\
 examples:
@@ -101,7 +102,7 @@ def register(sub) -> None:
     p.add_argument("--presence-hz", type=float, metavar="HZ",
                    help="count the people in front of the camera this many times a second, off the audio path "
                         "(/score-av/people, --stats, the status page; someone entering an empty room starts a "
-                        "new bar); 0: off (default: 3)")
+                        "new bar); 0: off (default: %g)" % PRESENCE_HZ)
     p.set_defaults(run=run_live)
 
 
