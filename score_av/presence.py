@@ -8,14 +8,14 @@ WIDTH pixels across.
 HOG alone, at a threshold that finds people seen from behind in grey clothes, also takes still
 things of a room (a table's stem and feet, a door frame) for people. So a body counts only where
 the picture differs from the room as it usually is: a background learned slowly (OpenCV's MOG2,
-LEARNING a frame, about 17 minutes at two frames a second) that every frame updates, so a
+LEARNING a frame, about 11 minutes at three frames a second) that every frame updates, so a
 person standing still for a minute is still counted, and a day's change of light is learned.
 A box counts when at least FOREGROUND of it differs from that background. The first frame seen is
 taken as the empty room.
 
 `count(frame)` takes about 130 ms (median) on one core of the 2-core test machine at WIDTH 512:
 run PRESENCE_HZ times a second, off the audio path, it takes about half a core (live, someone in
-the room most of the time: 27% of two cores at two counts a second, 34% at three; bench/live_latency.py,
+the room most of the time: 34% of two cores at three counts a second, 27% at two; bench/live_latency.py,
 the live figures in the README). Where too few pixels differ from the background for any
 body's box to count, HOG does not look at all (the count is the same), so an empty room costs
 only the background and the faces. The figures (bench/presence.py) come from the shared
@@ -52,8 +52,9 @@ from .errors import ScoreAVError
 from .sources import iter_frames, probe
 from .timeline import Timeline
 
-PRESENCE_HZ = 2.0       # people counted this many times a second (live's --presence-hz default; render --presence):
-                        # 3 took a third of two cores live, and counted the labelled clip no better (bench/presence.py)
+PRESENCE_HZ = 3.0       # people counted this many times a second (live's --presence-hz default; render --presence):
+                        # at 2 the counter took 27% of two cores live, not 34%, but render --presence heard
+                        # 5 of the labelled clip's 6 entrances within a bar, not 6 (bench/render_presence.py)
 WIDTH = 512             # pixels across the detectors look at
 STRIDE = 4              # pixels between two of HOG's windows
 SCALE = 1.05            # each size HOG looks for a body at is this much larger than the last

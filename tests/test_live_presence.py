@@ -166,7 +166,7 @@ def test_an_opencv_without_hog_is_said_once_and_plays_on(tmp_path, models, monke
 
 
 def test_presence_hz_is_checked():
-    assert read_config(None).presence_hz == PRESENCE_HZ == 2 and read_config(None, {"presence_hz": 0}).presence_hz == 0
+    assert read_config(None).presence_hz == PRESENCE_HZ == 3 and read_config(None, {"presence_hz": 0}).presence_hz == 0
     for bad in (-1, 11, float("nan")):
         with pytest.raises(LiveConfigError, match="presence_hz"):
             read_config(None, {"presence_hz": bad})

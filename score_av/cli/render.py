@@ -124,7 +124,7 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
                        help="motion also makes new bars denser (busy) or sparser (still), along the model's "
                             "density vector times W (default: 0, off; try 1)")
     music.add_argument("--presence", action="store_true",
-                       help="count the people in the picture twice a second, as `score-av live` does, and "
+                       help="count the people in the picture three times a second, as `score-av live` does, and "
                             "let them steer the music: a bar where someone comes into a room seen empty starts a "
                             "new phrase, decided anew as after a cut; a bar with nobody in it plays still (quiet, "
                             "and its music kept while the picture stays within a cut's distance). Each bar counts "
