@@ -67,7 +67,7 @@ def main() -> int:
             if second < len(truth) and second not in counts:  # the first count in each second
                 counts[second] = people.count
     found = np.array([counts.get(s, 0) for s in range(len(truth))])
-    out = {"clip": clip.name, "truth": json.loads(TRUTH.read_text())["how"], "counts_per_second": CLIP_FPS / every,
+    out = {"clip": clip.name, "truth": json.loads(TRUTH.read_text())["how"], "counts_per_second": round(CLIP_FPS / every, 2),
            **figures(found, truth),
            "mean_count_where_someone_is_there": round(float(found[truth == 1].mean()), 2),
            "ms_per_frame": {"median": round(1000 * float(np.median(spent)), 1),

@@ -88,6 +88,8 @@ GROUPS = {  # name -> (command, depends on the demo clip)
     "structure": (_cmd("bench/structure.py", "--and-without-development"), False),
     "render-options": (_cmd("bench/render_options.py"), False),
     "band": (_cmd("bench/band.py"), True),
+    "presence": (_cmd("bench/presence.py"), False),
+    "render-presence": (_cmd("bench/render_presence.py"), False),
     "live-latency": (_cmd("bench/live_latency.py", "--seconds", "600", "--preset", "folk"), True),
     "gestures": (_cmd("bench/gestures.py", "--seconds", "180"), False),
     "live-soak": (_cmd("bench/live_soak.py", "--minutes", "75", "--period", "180", "--outage", "10", "--preset", "folk",
@@ -824,6 +826,56 @@ def p_gestures(fig: dict) -> str:
             f"{off['picture_changes_answered']} picture changes answered (only the loudness moved)")
 
 
+def _bars(bars: list[int]) -> str:
+    """bar 3, bars 3 and 11"""
+    return ("bar " if len(bars) == 1 else "bars ") + words_and([str(b) for b in bars])
+
+
+def p_presence(fig: dict) -> str:
+    r = g(fig, "presence")
+    empty = ("every empty one left empty" if r["empty_left_empty"] == 1
+             else f"{r['empty_left_empty']:.2f} of the empty ones left empty")
+    return filled(f"{r['counts_per_second']:.3g} counts a second against a truth labelled by hand second by second "
+                  f"(`bench/presence_truth.json` says how): \"someone there\" balanced accuracy "
+                  f"{r['balanced_accuracy']:.2f} ({r['someone_there_found']:.2f} of the seconds with someone found, "
+                  f"{empty}), at a median {r['ms_per_frame']['median']:.0f} ms a count")
+
+
+def p_render_presence(fig: dict) -> str:
+    r = g(fig, "render-presence")
+    t, heard, empty, s = r["truth"], r["entrances_heard"], r["empty_bars"], r["seconds"]
+    someone = [k for k, v in enumerate(t["someone_there_per_bar"]) if v]
+    nobody = [k for k, v in enumerate(t["someone_there_per_bar"]) if not v]
+    missed = [k for k in someone if r["people_per_bar"][k] == 0]
+    seen_empty = [k for k in nobody if r["people_per_bar"][k] > 0]
+    started = sum(e["phrase_starts_here"] for e in heard)
+    already = sum(e["phrase_started_here_without"] for e in heard)
+    changed = [e["tokens_changed_vs_without"] for e in heard if e["tokens_changed_vs_without"] > 0]
+    counting = s["stages_with"]["counting people"]
+    seconds = counting["wall"] / s["counting_per_second_of_picture"]["wall"]
+    without = min(x["wall"] for x in s["render_without"])
+    text = (f"clip ({r['bars']} bars, {len(t['entrances'])} visits), someone was counted in "
+            + ("every bar the hand truth (`bench/presence_truth.json`) has someone in" if not missed else
+               f"{len(someone) - len(missed)} of the {len(someone)} bars the hand truth (`bench/presence_truth.json`) "
+               f"has someone in (not in {_bars(missed)})")
+            + f", and in {len(seen_empty)} of its {len(nobody)} empty bars"
+            + (f" ({_bars(seen_empty)})" if seen_empty else "")
+            + f"; {len(heard)} entrances were heard, on {_bars([e['bar'] for e in heard])} (the truth's: "
+            f"{_bars(t['entrances'])}; {t['entrances_heard_within_a_bar']} of them heard within a bar). "
+            + ("Each" if started == len(heard) else f"{started} of them")
+            + f" started a phrase ({already} already did without `--presence`: the look jumped there), and "
+            f"{len(changed)} played other notes than without it"
+            + (f" ({min(changed):.0%} to {max(changed):.0%} of their steps)" if changed else "")
+            + f". The {empty['count']} bars counted empty played at a mean velocity of {empty['mean_velocity']:.0f} "
+            f"({empty['mean_velocity_without']:.0f} without; the still loudness is {empty['still_velocity']}), and "
+            f"{empty['held']} of them held on ({empty['held_without']} without). Counting is what it costs: "
+            f"{counting['wall']:.0f} s for the clip's {seconds:.0f} s ({s['counting_per_second_of_picture']['wall']:.2f} s "
+            f"a second of picture, {counting['cpu']:.0f} s of CPU) against {without:.0f} s for a whole render "
+            f"without it, on the shared 2-core machine while other work ran: a render with `--presence` takes "
+            f"{s['ratio_cpu']:.0f} times the CPU")
+    return filled(text, indent="")
+
+
 def p_live_soak(fig: dict) -> str:
     r = g(fig, "live-soak")
     cam, back, mem, out = r["camera"], r["recovery_after_source_back_s"], r["memory"], r["outages"]
@@ -892,6 +944,8 @@ PASSAGES = {  # marker name -> template; a name that ends in "-table", "-block" 
     "figures-time": p_figures_time,
     "live-latency": p_live_latency,
     "gestures": p_gestures,
+    "presence": p_presence,
+    "render-presence": p_render_presence,
     "live-soak": p_live_soak,
     "batch-speed": p_batch_speed,
 }
