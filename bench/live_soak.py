@@ -104,12 +104,12 @@ class MemoryLooks:
     since the first look (this slows the run a little, and tracemalloc's records take memory)."""
 
     def __init__(self, every: float, python: bool = False, top: int = 8):
-        import tracemalloc
-
         self.every, self.python, self.top, self.looks = every, python, top, []
         self._first = self._types0 = None
         self._stop = threading.Event()
         if python:
+            import tracemalloc
+
             tracemalloc.start(1)
         self._thread = threading.Thread(target=self._run, name="memory-looks", daemon=True)
         self._thread.start()

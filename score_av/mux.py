@@ -241,7 +241,8 @@ def mux(info: VideoInfo, audio: "AudioSource | np.ndarray", sample_rate: int, pl
             music = AudioWriter(dst, audio, sample_rate, start, on_audio)
             kept = _KeptAudio(dst, a_in) if a_in is not None else None
             streams = [v_in] + ([a_in] if a_in is not None else [])
-            scaler = VideoReformatter()  # one for the clip, not one per frame (sources.iter_frames)
+            # one for the clip, not one per frame (sources.iter_frames); none when the picture is copied
+            scaler = None if plan.copy_video else VideoReformatter()
             for packet in src.demux(*streams):
                 if packet.stream is a_in:
                     kept.add(packet)
