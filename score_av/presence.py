@@ -14,7 +14,7 @@ A box counts when at least FOREGROUND of it differs from that background. The fi
 taken as the empty room.
 
 `count(frame)` takes about 130 ms (median) on one core of the 2-core test machine at WIDTH 512:
-run PRESENCE_HZ times a second, off the audio path, it takes about half a core (live, someone in
+run PRESENCE_HZ times a second, off the audio path, it takes about two thirds of a core (live, someone in
 the room most of the time: 34% of two cores at three counts a second, 27% at two; bench/live_latency.py,
 the live figures in the README). Where too few pixels differ from the background for any
 body's box to count, HOG does not look at all (the count is the same), so an empty room costs

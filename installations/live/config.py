@@ -61,7 +61,7 @@ class LiveConfig:
     status: str | None = None        # HOST:PORT of the status page ([status] address); None: no page
     status_token: str | None = None  # the token the page needs when bound beyond 127.0.0.1 ([status] token)
     status_show_frames: bool = False  # the page shows a small recent frame ([status] show_frames): visitors are filmed
-    presence_hz: float = PRESENCE_HZ        # people counted this many times a second (installations/live/presence.py); 0: off
+    presence_hz: float = PRESENCE_HZ  # people counted this many times a second (installations/live/presence.py); 0: off
 
     def checked(self) -> "LiveConfig":
         """The values, each checked on its own (one LiveConfigError line naming the setting); what
