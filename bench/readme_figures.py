@@ -871,7 +871,7 @@ def p_render_presence(fig: dict) -> str:
             f"{empty['held']} of them held on ({empty['held_without']} without). Counting is what it costs: "
             f"{counting['wall']:.0f} s for the clip's {seconds:.0f} s ({s['counting_per_second_of_picture']['wall']:.2f} s "
             f"a second of picture, {counting['cpu']:.0f} s of CPU) against {without:.0f} s for a whole render "
-            f"without it, on the shared 2-core machine while other work ran: a render with `--presence` takes "
+            f"without it, on the shared 2-core machine (its load then is in docs/figures.json): a render with `--presence` takes "
             f"{s['ratio_cpu']:.0f} times the CPU")
     return filled(text, indent="")
 

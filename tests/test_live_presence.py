@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from installations.live.config import LiveConfigError, read_config
-from score_av.presence import PRESENCE_HZ
 from installations.live.engine import LiveScore, LiveSettings
 from installations.live.presence import Presence
 from installations.live.runner import LiveRun
+from score_av.presence import PRESENCE_HZ
 
 from test_live_engine import drive, frames_of, hand_player
 from test_live_wiring import drain, play
